@@ -1,0 +1,119 @@
+"""Syntax of a v1 still-image .inr file: which sections, which records, and their consistency checks.
+
+Sections, in order: HEAD (image header and model), FELD (field config, per-level and per-layer records),
+DATA (the ANS stream). See bitstream/SPEC.md. Knows bytes only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from inrcodec.bitstream.container import read_container, write_container
+from inrcodec.bitstream.syntax import (
+    FIELD_CONFIG,
+    IMAGE_HEADER,
+    LAYER,
+    LEVEL,
+    MAX_PIXELS,
+    TABLE_INDEX,
+    TABLES_PER_FEATURE,
+)
+from inrcodec.errors import BitstreamError
+
+TAG_HEAD, TAG_FIELD, TAG_DATA = b"HEAD", b"FELD", b"DATA"
+KNOWN_TAGS = frozenset({TAG_HEAD, TAG_FIELD, TAG_DATA})
+MAX_GRID_ENTRIES = 1 << 26
+
+
+@dataclass
+class InrFile:
+    """Everything in a v1 image file. levels: LEVEL records + "tables" (n_features x 6 indices, feature-major);
+    layers: LAYER records."""
+
+    image: dict
+    model_id: str
+    model_sha256: bytes
+    field_config: dict
+    levels: list[dict]
+    layers: list[dict]
+    payload: bytes
+    version: tuple[int, int] = field(default=(1, 0))
+
+    def to_bytes(self) -> bytes:
+        model = self.model_id.encode("ascii")
+        head = IMAGE_HEADER.pack({**self.image, "model_id_length": len(model)})
+        if model:
+            head += model + self.model_sha256
+        feld = FIELD_CONFIG.pack(self.field_config)
+        for level in self.levels:
+            feld += LEVEL.pack(level)
+            feld += b"".join(TABLE_INDEX.pack({"table_index": t}) for t in level["tables"])
+        feld += b"".join(LAYER.pack(layer) for layer in self.layers)
+        return write_container([(TAG_HEAD, head), (TAG_FIELD, feld), (TAG_DATA, self.payload)])
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "InrFile":
+        preamble, sections = read_container(data, KNOWN_TAGS)
+        for tag in (TAG_HEAD, TAG_FIELD, TAG_DATA):
+            if tag not in sections:
+                raise BitstreamError(f"missing section {tag.decode()!r}")
+        image, offset = IMAGE_HEADER.unpack(sections[TAG_HEAD])
+        head = sections[TAG_HEAD]
+        n_model = image.pop("model_id_length")
+        model_id, sha = "", b""
+        if n_model:
+            if offset + n_model + 32 != len(head):
+                raise BitstreamError("HEAD section has the wrong length for its model id")
+            try:
+                model_id = head[offset : offset + n_model].decode("ascii")
+            except UnicodeDecodeError:
+                raise BitstreamError("model id is not ASCII") from None
+            sha = head[offset + n_model :]
+        elif offset != len(head):
+            raise BitstreamError("HEAD section has the wrong length")
+        feld = sections[TAG_FIELD]
+        config, offset = FIELD_CONFIG.unpack(feld)
+        levels = []
+        for _ in range(config["n_levels"]):
+            level, offset = LEVEL.unpack(feld, offset)
+            tables = []
+            for _ in range(config["n_features"] * TABLES_PER_FEATURE):
+                table, offset = TABLE_INDEX.unpack(feld, offset)
+                tables.append(table["table_index"])
+            levels.append({**level, "tables": tables})
+        layers = []
+        for _ in range(config["mlp_hidden_layers"] + 1):
+            layer, offset = LAYER.unpack(feld, offset)
+            layers.append(layer)
+        if offset != len(feld):
+            raise BitstreamError("FELD section has the wrong length")
+        parsed = cls(image, model_id, sha, config, levels, layers, sections[TAG_DATA], (preamble["major"], preamble["minor"]))
+        parsed.check_consistency()
+        return parsed
+
+    def check_consistency(self) -> None:
+        """Refuse headers whose grid does not match its own config or would need absurd memory."""
+        config = self.field_config
+        width, height = self.image["width"], self.image["height"]
+        if width * height > MAX_PIXELS:
+            raise BitstreamError(f"header claims an absurd image size ({width}x{height})")
+        if not max(width, height) <= config["pixels_per_unit"] <= 4 * max(width, height, 1024):
+            raise BitstreamError("pixels_per_unit does not fit the image size")
+        table_size = 1 << config["log2_hashmap_size"]
+        total = 0
+        for index, level in enumerate(self.levels):
+            if level["res"] != math.ceil(level["scale"]) + 1:
+                raise BitstreamError(f"level {index}: res does not match scale")
+            dense_entries = level["res"] ** config["n_dims"]
+            size = min((dense_entries + 7) // 8 * 8, table_size)
+            if dense_entries <= size:
+                if not (0 < level["extent_x"] <= level["res"] and 0 < level["extent_y"] <= level["res"]):
+                    raise BitstreamError(f"level {index}: coded extent is outside the level")
+                total += level["extent_x"] * level["extent_y"]
+            else:
+                if level["extent_x"] or level["extent_y"]:
+                    raise BitstreamError(f"level {index}: a hashed level has no extent")
+                total += size
+        if total * config["n_features"] > MAX_GRID_ENTRIES:
+            raise BitstreamError("header claims an absurdly large grid")

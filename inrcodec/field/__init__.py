@@ -1,0 +1,1 @@
+"""The neural field: a multi-resolution feature grid read by a small MLP. Knows nothing of bytes."""

@@ -1,0 +1,181 @@
+"""Multi-resolution feature grid with tiny-cuda-nn HashGrid semantics, in pure PyTorch.
+
+Level l has scale_l = exp2(l * log2(s)) * b - 1 (float32), res_l = ceil(scale_l) + 1 vertices per axis and
+size_l = min(next_multiple_of_8(res_l^D), T) table entries. A level is dense (index = sum_d c_d * res_l^d, dim 0
+fastest) while res_l^D <= size_l, otherwise hashed (XOR of c_d * P_d in uint32, modulo size_l). A point x in
+[0, 1]^D reads pos = scale_l * x + 0.5, corner floor(pos) and linear weights pos - floor(pos).
+
+A dense level stores only its *coded extent*: the vertices that some pixel of the image touches, as a tensor
+[extent_y, extent_x, F]. Vertices outside it keep the initial value and are never read by the image's pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+HASH_PRIMES = (1, 2654435761, 805459861)
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """Configuration of the grid, stored in the file header."""
+
+    n_dims: int = 2
+    n_levels: int = 7
+    n_features: int = 1
+    log2_hashmap_size: int = 20
+    base_resolution: float = 16.0
+    per_level_scale: float = 2.0
+
+
+@dataclass(frozen=True)
+class LevelGeometry:
+    """Geometry of one level. `extent` is (x, y) vertices coded for a dense 2-D level, () for a hashed one."""
+
+    scale: float
+    res: int
+    size: int
+    dense: bool
+    extent: tuple[int, ...]
+
+
+def level_scales(config: GridConfig) -> list[float]:
+    """Per-level scales in float32 arithmetic, as tiny-cuda-nn computes them on the host."""
+    log2_s = np.float32(math.log2(config.per_level_scale))
+    b = np.float32(config.base_resolution)
+    return [float(np.exp2(np.float32(level) * log2_s) * b - np.float32(1.0)) for level in range(config.n_levels)]
+
+
+def level_table_size(res: int, config: GridConfig) -> tuple[int, bool]:
+    """(table entries, dense?) of a level with `res` vertices per axis."""
+    n_dense = res**config.n_dims
+    size = min((n_dense + 7) // 8 * 8, 2**config.log2_hashmap_size)
+    return size, n_dense <= size
+
+
+def pixel_coords(n_pixels: int, pixels_per_unit: int, stride: int = 1) -> torch.Tensor:
+    """Coordinates of pixel centres along one axis: [ceil(n_pixels / stride)] in float32.
+
+    With stride k the lattice samples the centres of k x k pixel blocks (a downsampled image); a partial block
+    at the edge is sampled no further out than the last pixel centre, so it reads only the coded extent.
+    """
+    index = torch.arange(0, n_pixels, stride, dtype=torch.float32)
+    centre = torch.clamp(index + 0.5 * stride, max=n_pixels - 0.5)
+    return centre / float(pixels_per_unit)
+
+
+def coded_extent(scale: float, n_pixels: int, pixels_per_unit: int) -> int:
+    """Number of vertices along an axis that the pixel centres 0..n_pixels-1 touch (corner and corner + 1)."""
+    x_last = pixel_coords(n_pixels, pixels_per_unit)[-1:]
+    pos = torch.tensor(scale, dtype=torch.float32) * x_last + 0.5
+    return int(torch.floor(pos).item()) + 2
+
+
+def image_geometry(config: GridConfig, width: int, height: int, pixels_per_unit: int) -> list[LevelGeometry]:
+    """Geometry of every level for a width x height image."""
+    if config.n_dims != 2:
+        raise ValueError("image geometry needs a 2-D grid")
+    levels = []
+    for scale in level_scales(config):
+        res = math.ceil(scale) + 1
+        size, dense = level_table_size(res, config)
+        extent: tuple[int, ...] = ()
+        if dense:
+            extent = (
+                min(res, coded_extent(scale, width, pixels_per_unit)),
+                min(res, coded_extent(scale, height, pixels_per_unit)),
+            )
+        levels.append(LevelGeometry(scale=scale, res=res, size=size, dense=dense, extent=extent))
+    return levels
+
+
+def _axis_corners(coords: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """coords: [N] in [0, 1] -> (corner index [N] int64, weight of corner + 1 [N] float32)."""
+    pos = torch.tensor(scale, dtype=torch.float32) * coords + 0.5
+    corner = torch.floor(pos)
+    return corner.long(), pos - corner
+
+
+def _hash(corner: torch.Tensor, size: int) -> torch.Tensor:
+    """corner: [N, D] int64 -> table index [N] int64, uint32 XOR hash as in tiny-cuda-nn."""
+    mask = 0xFFFFFFFF
+    h = torch.zeros(corner.shape[0], dtype=torch.int64)
+    for d in range(corner.shape[1]):
+        h = h ^ ((corner[:, d] * HASH_PRIMES[d]) & mask)
+    return h % size
+
+
+def lookup_level(level: LevelGeometry, table: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Reference lookup of one level: the normative function. x: [N, 2] in [0, 1] (x, y) -> [N, F].
+
+    table: dense [extent_y, extent_x, F] or hashed [size, F].
+    """
+    n_features = table.shape[-1]
+    flat = table.reshape(-1, n_features)
+    cx, wx = _axis_corners(x[:, 0], level.scale)
+    cy, wy = _axis_corners(x[:, 1], level.scale)
+    out = torch.zeros(x.shape[0], n_features, dtype=table.dtype)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            weight = (wx if dx else 1 - wx) * (wy if dy else 1 - wy)
+            if level.dense:
+                index = (cy + dy) * level.extent[0] + (cx + dx)
+            else:
+                index = _hash(torch.stack([cx + dx, cy + dy], dim=1), level.size)
+            out = out + weight[:, None] * flat[index]
+    return out
+
+
+def lattice_level(level: LevelGeometry, table: torch.Tensor, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+    """Lookup of one level on a pixel lattice. xs: [W], ys: [H] in [0, 1] -> [H, W, F].
+
+    Dense levels interpolate separably (rows, then columns: two gathers per axis instead of four per pixel),
+    which equals `lookup_level` up to float rounding; hashed levels use `lookup_level`.
+    """
+    if not level.dense:
+        grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+        points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
+        return lookup_level(level, table, points).reshape(ys.shape[0], xs.shape[0], -1)
+    cx, wx = _axis_corners(xs, level.scale)
+    cy, wy = _axis_corners(ys, level.scale)
+    # Clamping changes nothing for a well-formed file (its extent covers every corner) and keeps a damaged one
+    # from indexing outside the table.
+    cy0, cy1 = cy.clamp(0, table.shape[0] - 1), (cy + 1).clamp(0, table.shape[0] - 1)
+    cx0, cx1 = cx.clamp(0, table.shape[1] - 1), (cx + 1).clamp(0, table.shape[1] - 1)
+    wy, wx = wy[:, None, None], wx[None, :, None]
+    rows = table.index_select(0, cy0) * (1 - wy) + table.index_select(0, cy1) * wy
+    return rows.index_select(1, cx0) * (1 - wx) + rows.index_select(1, cx1) * wx
+
+
+class FeatureGrid(nn.Module):
+    """The per-image grid. values[l]: dense [extent_y, extent_x, F] or hashed [size_l, F], initialised to 0."""
+
+    def __init__(self, config: GridConfig, levels: list[LevelGeometry]):
+        super().__init__()
+        self.config = config
+        self.levels = levels
+        self.values = nn.ParameterList()
+        for level in levels:
+            shape = (*reversed(level.extent), config.n_features) if level.dense else (level.size, config.n_features)
+            self.values.append(nn.Parameter(torch.zeros(shape)))
+
+    @property
+    def n_outputs(self) -> int:
+        return self.config.n_levels * self.config.n_features
+
+    def query(self, x: torch.Tensor, values: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Reference lookup. x: [N, 2] in [0, 1] -> features [N, L * F]. `values` overrides the parameters."""
+        tables = values if values is not None else list(self.values)
+        return torch.cat([lookup_level(level, table, x) for level, table in zip(self.levels, tables)], dim=1)
+
+    def render_lattice(
+        self, xs: torch.Tensor, ys: torch.Tensor, values: list[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Fast lookup on a pixel lattice. xs: [W], ys: [H] in [0, 1] -> features [H, W, L * F]."""
+        tables = values if values is not None else list(self.values)
+        return torch.cat([lattice_level(level, table, xs, ys) for level, table in zip(self.levels, tables)], dim=2)
