@@ -25,7 +25,6 @@ from inrcodec.metrics import psnr
 from inrcodec.presets import DEFAULT_PRESET, DEFAULT_QUALITY, PRESET_STEPS, QUALITY_LAMBDAS
 
 GRID_STEP_INDEX = 128  # quant_step(128) == 1.0: grid values are fitted in quantisation steps
-INIT_GAIN = 1 / 32
 MLP_STEP_CANDIDATES = range(32, 121, 4)  # 2^-12 .. 2^-1
 
 
@@ -35,6 +34,14 @@ class EncodeResult:
 
     data: bytes
     stats: dict = field(default_factory=dict)
+
+
+def init_gain(lam: float) -> float:
+    """Signal size of one grid quantisation step at the start of the fit: finer for higher quality.
+
+    Measured on kodim23: 1/16 is best up to quality 5; at quality 8 a fixed 1/16 cost ~0.8 dB at equal rate.
+    """
+    return min(1 / 16, 1.77 * lam**0.5)
 
 
 def default_field_config() -> FieldConfig:
@@ -68,7 +75,7 @@ def encode_image(
     target = image_to_tensor(rgb)
     field_model = ImageField(config, width, height, default_pixels_per_unit(width, height))
     if can_initialise(field_model):
-        initialise_from_image(field_model, target, gain=INIT_GAIN)
+        initialise_from_image(field_model, target, gain=init_gain(lam))
     fit = fit_field(field_model, target, lam, FitSchedule(steps=n_steps), progress)
     grid_symbols = [torch.clamp(torch.round(v), -entropy.MAX_SYMBOL, entropy.MAX_SYMBOL) for v in fit.grid_values]
     grid_values = [s * quant_step(GRID_STEP_INDEX) for s in grid_symbols]

@@ -24,7 +24,7 @@ class FitSchedule:
     """Steps and learning rates of a fit; fractions are of `steps`."""
 
     steps: int
-    lr_grid: float = 0.05
+    lr_grid: float = 0.1
     lr_mlp: float = 0.01
     coarse_fraction: float = 0.25
     noise_fraction: float = 0.75

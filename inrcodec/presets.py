@@ -2,6 +2,6 @@
 
 # Quality q in 1..8 -> lambda (weight of bits per pixel against MSE on [0, 1] RGB); higher q = better image.
 QUALITY_LAMBDAS = {1: 2.0e-2, 2: 1.0e-2, 3: 5.0e-3, 4: 2.5e-3, 5: 1.25e-3, 6: 6.0e-4, 7: 3.0e-4, 8: 1.5e-4}
-PRESET_STEPS = {"fast": 250, "medium": 800, "slow": 2000}
+PRESET_STEPS = {"fast": 100, "medium": 300, "slow": 800}
 DEFAULT_PRESET = "medium"
 DEFAULT_QUALITY = 5
