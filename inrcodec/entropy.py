@@ -17,9 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-MAX_SYMBOL = 255
-N_TABLES = 64
-ALL_ZERO = 255
+from inrcodec.bitstream.syntax import ALL_ZERO, MAX_SYMBOL, N_TABLES
+
 TABLE_PRECISION_BITS = 24
 TABLE_PATH = Path(__file__).with_name("bitstream") / "laplace_table.npy"
 
@@ -98,6 +97,17 @@ def _check_table_index(table_index: int) -> None:
         raise ValueError(f"entropy table index {table_index} is out of range")
 
 
+# Two uniform 16-bit symbols coded before everything else, so they are decoded last: a decoder that used a wrong
+# table or count, or read garbage, ends on other values.
+TERMINATOR = (0x494E, 0x5243)
+
+
+def _terminator_model():
+    import constriction
+
+    return constriction.stream.model.Uniform(1 << 16)
+
+
 class SymbolEncoder:
     """Collects (symbols, table) chunks in decoding order; `to_bytes` ANS-codes them into one stream."""
 
@@ -121,6 +131,7 @@ class SymbolEncoder:
         import constriction
 
         coder = constriction.stream.stack.AnsCoder()
+        coder.encode_reverse(np.array(TERMINATOR, dtype=np.int32), _terminator_model())
         for symbols, table_index in reversed(self._chunks):
             coder.encode_reverse(symbols + MAX_SYMBOL, _model(table_index))
         return coder.get_compressed().astype("<u4").tobytes()
@@ -145,7 +156,9 @@ class SymbolDecoder:
         return self._coder.decode(_model(table_index), count).astype(np.int32) - MAX_SYMBOL
 
     def finish(self) -> None:
-        """Raise ValueError unless the stream was consumed exactly."""
+        """Raise ValueError unless the terminator follows and the stream was consumed exactly."""
+        if tuple(int(v) for v in self._coder.decode(_terminator_model(), 2)) != TERMINATOR:
+            raise ValueError("entropy-coded payload does not end with the terminator")
         if not self._coder.is_empty():
             raise ValueError("entropy-coded payload has data left over after the last symbol")
 

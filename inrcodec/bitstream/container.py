@@ -39,8 +39,10 @@ def write_container(sections: list[tuple[bytes, bytes]], crc: bool = True) -> by
 
 def read_container(data: bytes, known_tags: frozenset[bytes]) -> tuple[dict, dict[bytes, bytes]]:
     """-> (preamble {major, minor, flags}, {tag: payload}). Raises BitstreamError naming the problem."""
-    if len(data) < PREAMBLE.size or data[:4] != MAGIC:
+    if data[:4] != MAGIC[: len(data[:4])] or not data:
         raise BitstreamError("not an .inr file (wrong magic bytes)")
+    if len(data) < PREAMBLE.size:
+        raise BitstreamError("file is truncated")
     magic, major, minor, flags, _ = PREAMBLE.unpack_from(data)
     if major != FORMAT_MAJOR:
         raise BitstreamError(f"unsupported .inr format version {major}.{minor} (this decoder reads {FORMAT_MAJOR}.x)")

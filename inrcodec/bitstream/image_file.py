@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 from inrcodec.bitstream.container import read_container, write_container
 from inrcodec.bitstream.syntax import (
+    ALL_ZERO,
     FIELD_CONFIG,
     IMAGE_HEADER,
     LAYER,
     LEVEL,
     MAX_PIXELS,
+    N_TABLES,
     TABLE_INDEX,
     TABLES_PER_FEATURE,
 )
@@ -42,6 +44,8 @@ class InrFile:
 
     def to_bytes(self) -> bytes:
         model = self.model_id.encode("ascii")
+        if model and len(self.model_sha256) != 32:
+            raise ValueError("model_sha256 must be 32 bytes")
         head = IMAGE_HEADER.pack({**self.image, "model_id_length": len(model)})
         if model:
             head += model + self.model_sha256
@@ -103,6 +107,8 @@ class InrFile:
         table_size = 1 << config["log2_hashmap_size"]
         total = 0
         for index, level in enumerate(self.levels):
+            if any(not (t < N_TABLES or t == ALL_ZERO) for t in level["tables"]):
+                raise BitstreamError(f"level {index}: entropy table index out of range")
             if level["res"] != math.ceil(level["scale"]) + 1:
                 raise BitstreamError(f"level {index}: res does not match scale")
             dense_entries = level["res"] ** config["n_dims"]
@@ -117,3 +123,6 @@ class InrFile:
                 total += size
         if total * config["n_features"] > MAX_GRID_ENTRIES:
             raise BitstreamError("header claims an absurdly large grid")
+        for index, layer in enumerate(self.layers):
+            if any(not (layer[k] < N_TABLES or layer[k] == ALL_ZERO) for k in ("weight_table", "bias_table")):
+                raise BitstreamError(f"MLP layer {index}: entropy table index out of range")

@@ -67,6 +67,9 @@ class Record:
 MAX_SIDE = 16384
 MAX_PIXELS = 1 << 26  # 64 Mpixel: a header claiming more is refused rather than rendered
 TABLES_PER_FEATURE = 6  # one entropy table per context of a grid plane
+N_TABLES = 64  # normative entropy tables 0..63 (inrcodec/entropy.py)
+ALL_ZERO = 255  # table index of a group whose symbols are all 0: nothing is coded
+MAX_SYMBOL = 255  # coded integers lie in [-MAX_SYMBOL, MAX_SYMBOL]
 MODEL_ID_MAX = 64
 
 IMAGE_HEADER = Record(

@@ -124,7 +124,9 @@ def lookup_level(level: LevelGeometry, table: torch.Tensor, x: torch.Tensor) -> 
         for dx in (0, 1):
             weight = (wx if dx else 1 - wx) * (wy if dy else 1 - wy)
             if level.dense:
-                index = (cy + dy) * level.extent[0] + (cx + dx)
+                # Clamped as in lattice_level: a no-op inside the coded extent.
+                row = (cy + dy).clamp(0, level.extent[1] - 1)
+                index = row * level.extent[0] + (cx + dx).clamp(0, level.extent[0] - 1)
             else:
                 index = _hash(torch.stack([cx + dx, cy + dy], dim=1), level.size)
             out = out + weight[:, None] * flat[index]

@@ -69,9 +69,10 @@ class ImageField(nn.Module):
         self,
         grid_values: list[torch.Tensor] | None = None,
         mlp_params: list[torch.Tensor] | None = None,
-        band_rows: int = 64,
+        band_pixels: int = 1 << 20,
     ) -> torch.Tensor:
-        """RGB [H, W, 3] in [0, 1] rendered in bands of rows, to bound memory on large images."""
+        """RGB [H, W, 3] in [0, 1] rendered in bands of about `band_pixels` pixels, to bound memory."""
+        band_rows = max(1, band_pixels // self.width)
         bands = []
         for top in range(0, self.height, band_rows):
             xs, ys = self.lattice(rows=slice(top, top + band_rows))
