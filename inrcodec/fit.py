@@ -1,8 +1,8 @@
 """The encoder's inner loop: fit an ImageField to an image under a rate-distortion loss.
 
 Grid values are held in quantisation steps (the file's step is 1.0), so rounding them gives the coded integers.
-The loss is MSE + lambda * (estimated bits / pixels); bits come from a Laplace per (level, feature) whose
-scale is learned alongside. The fit runs coarse to fine (2 x 2 block averages first, whole pixels after) and
+The loss is MSE + lambda * (estimated bits / pixels); bits come from a Laplace per (level, feature, context)
+whose scale is learned alongside, with the coder's contexts, so the fit sees the rate the file will have. The fit runs coarse to fine (2 x 2 block averages first, whole pixels after) and
 moves from additive noise to straight-through rounding, so that the final steps see the real quantiser.
 """
 
@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from inrcodec.field.inr import ImageField
-from inrcodec.quant import initial_log_scale, laplace_bits, straight_through_round, uniform_noise
+from inrcodec.context import N_CONTEXTS
+from inrcodec.quant import initial_log_scale, laplace_bits, plane_contexts, straight_through_round, uniform_noise
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,25 @@ def downsample(image: torch.Tensor, stride: int) -> torch.Tensor:
     return pooled[0].permute(1, 2, 0)
 
 
-def rate_bits(grid_values: list[torch.Tensor], log_scales: torch.Tensor) -> torch.Tensor:
-    """Estimated bits of all grid values. grid_values[l]: [..., F]; log_scales: [L, F]."""
-    return sum(laplace_bits(values, log_scales[level]).sum() for level, values in enumerate(grid_values))
+def rate_bits(grid_values: list[torch.Tensor], log_scales: torch.Tensor, dense: list[bool]) -> torch.Tensor:
+    """Estimated bits of all grid values under the coder's contexts.
+
+    grid_values[l]: dense [H, W, F] or hashed [T, F]; log_scales: [L, F, N_CONTEXTS] Laplace log-scales.
+    Contexts come from the rounded values (no gradient flows through the choice of context).
+    """
+    total = torch.zeros(())
+    parent = None
+    for level, values in enumerate(grid_values):
+        rounded = torch.round(values.detach())
+        if dense[level]:
+            contexts = plane_contexts(rounded, parent)
+            parent = rounded
+        else:
+            contexts = torch.zeros(values.shape, dtype=torch.long)
+            parent = None
+        features = torch.arange(values.shape[-1]).expand_as(contexts)
+        total = total + laplace_bits(values, log_scales[level][features, contexts]).sum()
+    return total
 
 
 def fit_field(
@@ -66,7 +83,8 @@ def fit_field(
     """Fit `field` in place. target: [H, W, 3] in [0, 1]; lam weighs bits per pixel against MSE."""
     torch.manual_seed(schedule.seed)
     n_levels, n_features = field.config.grid.n_levels, field.config.grid.n_features
-    log_scales = torch.full((n_levels, n_features), initial_log_scale(), requires_grad=True)
+    log_scales = torch.full((n_levels, n_features, N_CONTEXTS), initial_log_scale(), requires_grad=True)
+    dense = [level.dense for level in field.grid.levels]
     optimiser = torch.optim.Adam(
         [
             {"params": list(field.grid.values), "lr": schedule.lr_grid},
@@ -90,7 +108,7 @@ def fit_field(
         values = [perturb(v) for v in field.grid.values]
         rgb = field.render(stride, grid_values=values)
         mse = F.mse_loss(rgb, targets[stride])
-        bits = rate_bits(values, log_scales)
+        bits = rate_bits(values, log_scales, dense)
         loss = mse + lam * bits / n_pixels
         optimiser.zero_grad(set_to_none=True)
         loss.backward()

@@ -43,5 +43,21 @@ def _laplace_cdf(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return torch.where(x < 0, half_tail, 1.0 - half_tail)
 
 
+def plane_contexts(rounded: torch.Tensor, parent: torch.Tensor | None) -> torch.Tensor:
+    """Contexts of inrcodec.context for whole planes, in torch: rounded [H, W, F], parent [h, w, F] -> [H, W, F].
+
+    The fit uses it to estimate the rate the context coder will spend; tests check it equals context_map.
+    """
+    magnitude = rounded.abs()
+    above = torch.nn.functional.pad(magnitude, (0, 0, 1, 1, 1, 0))[:-1]  # row y holds row y-1, zero-padded in x
+    activity = above[:, :-2] + above[:, 1:-1] + above[:, 2:]
+    contexts = torch.clamp(activity, max=2)
+    if parent is not None:
+        rows = torch.clamp(torch.arange(rounded.shape[0]) // 2, max=parent.shape[0] - 1)
+        cols = torch.clamp(torch.arange(rounded.shape[1]) // 2, max=parent.shape[1] - 1)
+        contexts = contexts + 3 * (parent[rows][:, cols] != 0)
+    return contexts.long()
+
+
 def initial_log_scale() -> float:
     return math.log(0.5)
