@@ -73,10 +73,15 @@ def encode_image(
     n_steps = steps if steps is not None else PRESET_STEPS[preset]
     lam = QUALITY_LAMBDAS[quality]
     target = image_to_tensor(rgb)
-    field_model = ImageField(config, width, height, default_pixels_per_unit(width, height))
-    if can_initialise(field_model):
-        initialise_from_image(field_model, target, gain=init_gain(lam))
-    fit = fit_field(field_model, target, lam, FitSchedule(steps=n_steps), progress)
+    schedule = FitSchedule(steps=n_steps)
+    # Seeded here, before the MLP's random init, so the same input gives the same bytes in any process;
+    # fork_rng leaves the caller's generator as it was.
+    with torch.random.fork_rng():
+        torch.manual_seed(schedule.seed)
+        field_model = ImageField(config, width, height, default_pixels_per_unit(width, height))
+        if can_initialise(field_model):
+            initialise_from_image(field_model, target, gain=init_gain(lam))
+        fit = fit_field(field_model, target, lam, schedule, progress)
     grid_symbols = [torch.clamp(torch.round(v), -entropy.MAX_SYMBOL, entropy.MAX_SYMBOL) for v in fit.grid_values]
     grid_values = [s * quant_step(GRID_STEP_INDEX) for s in grid_symbols]
     mlp_steps = choose_mlp_steps(field_model, grid_values, target, lam)
@@ -129,8 +134,8 @@ def choose_mlp_steps(
             trial = list(params)
             trial[index] = symbols * step
             mse = torch.mean((field_model.mlp(features, trial).clamp(0, 1) - target) ** 2).item()
-            bits = entropy.group_bits(symbols.to(torch.int32).numpy(), entropy.best_group(symbols.to(torch.int32).numpy()).table_index)
-            cost = mse + lam * bits / n_pixels
+            group = entropy.best_group(symbols.to(torch.int32).numpy())
+            cost = mse + lam * entropy.group_bits(group.symbols, group.table_index) / n_pixels
             if cost < best_cost:
                 best_cost, best_step = cost, step_index
         params[index] = torch.round(original / quant_step(best_step)) * quant_step(best_step)

@@ -80,8 +80,10 @@ def fit_field(
     schedule: FitSchedule,
     progress: ProgressFn | None = None,
 ) -> FitResult:
-    """Fit `field` in place. target: [H, W, 3] in [0, 1]; lam weighs bits per pixel against MSE."""
-    torch.manual_seed(schedule.seed)
+    """Fit `field` in place. target: [H, W, 3] in [0, 1]; lam weighs bits per pixel against MSE.
+
+    Uses torch's global generator for the quantisation noise; the caller seeds it (codec.encode_image does).
+    """
     n_levels, n_features = field.config.grid.n_levels, field.config.grid.n_features
     log_scales = torch.full((n_levels, n_features, N_CONTEXTS), initial_log_scale(), requires_grad=True)
     dense = [level.dense for level in field.grid.levels]

@@ -35,3 +35,13 @@ def test_estimated_rate_is_close_to_the_file_size():
     result = codec.encode_image(rgb.clip(0, 255).astype(np.uint8), quality=3, steps=60)
     ratio = result.stats["estimated_bpp"] / result.stats["bpp"]
     assert 0.5 < ratio <= 1.05, ratio
+
+
+def test_encoding_is_deterministic_whatever_the_callers_generator():
+    rgb = np.random.default_rng(2).integers(0, 256, (20, 28, 3), dtype=np.uint8)
+    first = codec.encode_image(rgb, quality=4, steps=10).data
+    torch.manual_seed(1234)
+    torch.rand(1000)
+    state = torch.random.get_rng_state()
+    assert codec.encode_image(rgb, quality=4, steps=10).data == first
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's generator is left as it was
