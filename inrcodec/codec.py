@@ -242,7 +242,8 @@ def field_from_file(inr: InrFile) -> ImageField:
         if dense:
             check_extent(level, inr.image["width"], inr.image["height"], fc["pixels_per_unit"])
         levels.append(LevelGeometry(scale=level["scale"], res=level["res"], size=size, dense=dense, extent=extent))
-    return ImageField(config, inr.image["width"], inr.image["height"], fc["pixels_per_unit"], levels)
+    with torch.random.fork_rng():  # the MLP's default init draws random numbers the decoder overwrites
+        return ImageField(config, inr.image["width"], inr.image["height"], fc["pixels_per_unit"], levels)
 
 
 def check_extent(level: dict, width: int, height: int, pixels_per_unit: int) -> None:
