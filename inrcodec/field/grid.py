@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 HASH_PRIMES = (1, 2654435761, 805459861)
+MATMUL_MAX_VERTICES = 1 << 15  # dense levels up to this size interpolate by matrix products
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,13 @@ def lattice_level(level: LevelGeometry, table: torch.Tensor, xs: torch.Tensor, y
         grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
         points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
         return lookup_level(level, table, points).reshape(ys.shape[0], xs.shape[0], -1)
+    if table.shape[0] * table.shape[1] <= MATMUL_MAX_VERTICES:
+        # Coarse levels: many pixels share each vertex, where a gather's backward (a scatter-add onto few rows)
+        # is slow on CPU; two small matrix products compute the same sums with fast backward passes.
+        weights_y = _axis_matrix(ys, level.scale, table.shape[0])
+        weights_x = _axis_matrix(xs, level.scale, table.shape[1])
+        rows = (weights_y @ table.reshape(table.shape[0], -1)).reshape(ys.shape[0], table.shape[1], -1)
+        return torch.einsum("hef,we->hwf", rows, weights_x)
     cx, wx = _axis_corners(xs, level.scale)
     cy, wy = _axis_corners(ys, level.scale)
     # Clamping changes nothing for a well-formed file (its extent covers every corner) and keeps a damaged one
@@ -152,6 +160,17 @@ def lattice_level(level: LevelGeometry, table: torch.Tensor, xs: torch.Tensor, y
     wy, wx = wy[:, None, None], wx[None, :, None]
     rows = table.index_select(0, cy0) * (1 - wy) + table.index_select(0, cy1) * wy
     return rows.index_select(1, cx0) * (1 - wx) + rows.index_select(1, cx1) * wx
+
+
+def _axis_matrix(coords: torch.Tensor, scale: float, n_vertices: int) -> torch.Tensor:
+    """Linear interpolation along one axis as a matrix: coords [N] -> [N, n_vertices], two weights a row
+    (corners clamped to the extent, as in lookup_level)."""
+    corner, weight = _axis_corners(coords, scale)
+    rows = torch.arange(coords.shape[0])
+    matrix = torch.zeros(coords.shape[0], n_vertices)
+    matrix.index_put_((rows, corner.clamp(0, n_vertices - 1)), 1 - weight, accumulate=True)
+    matrix.index_put_((rows, (corner + 1).clamp(0, n_vertices - 1)), weight, accumulate=True)
+    return matrix
 
 
 class FeatureGrid(nn.Module):
