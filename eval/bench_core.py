@@ -101,6 +101,7 @@ def measure_inrcodec(image: str, rgb: np.ndarray, quality: int, preset: str) -> 
         "encoder_psnr_matches": encoder_psnr == row["psnr_rgb"] or abs(encoder_psnr - row["psnr_rgb"]) < 1e-6,
         "encoder_bytes_match": int(result.stats["bytes"]) == len(result.data),
         "encoder_seconds": float(result.stats["encode_seconds"]),
+        "encoder_estimated_bpp": float(result.stats["estimated_bpp"]),
         "steps": int(result.stats["steps"]),
     })
     return row
