@@ -22,6 +22,7 @@ from inrcodec.field.inr import FieldConfig, ImageField, default_pixels_per_unit,
 from inrcodec.field.mlp import MlpConfig
 from inrcodec.fit import FitSchedule, ProgressFn, fit_field
 from inrcodec.metrics import psnr
+from inrcodec.quant import quantise
 from inrcodec.presets import DEFAULT_PRESET, DEFAULT_QUALITY, PRESET_STEPS, QUALITY_LAMBDAS
 
 GRID_STEP_INDEX = 128  # quant_step(128) == 1.0: grid values are fitted in quantisation steps
@@ -82,8 +83,8 @@ def encode_image(
         if can_initialise(field_model):
             initialise_from_image(field_model, target, gain=init_gain(lam))
         fit = fit_field(field_model, target, lam, schedule, progress)
-    grid_symbols = [torch.clamp(torch.round(v), -entropy.MAX_SYMBOL, entropy.MAX_SYMBOL) for v in fit.grid_values]
-    grid_values = [s * quant_step(GRID_STEP_INDEX) for s in grid_symbols]
+    grid_symbols = [quantise(v, quant_step(GRID_STEP_INDEX)) for v in fit.grid_values]
+    grid_values = [s.float() * quant_step(GRID_STEP_INDEX) for s in grid_symbols]
     mlp_steps = choose_mlp_steps(field_model, grid_values, target, lam)
     data = write_file(field_model, grid_symbols, mlp_steps)
     encode_seconds = time.perf_counter() - start
