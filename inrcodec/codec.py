@@ -7,7 +7,9 @@ The only module that joins the field, the quantiser, the entropy coder and the b
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -75,9 +77,10 @@ def encode_image(
     lam = QUALITY_LAMBDAS[quality]
     target = image_to_tensor(rgb)
     schedule = FitSchedule(steps=n_steps)
-    # Seeded here, before the MLP's random init, so the same input gives the same bytes in any process;
-    # fork_rng leaves the caller's generator as it was.
-    with torch.random.fork_rng():
+    # Seeded here, before the MLP's random init, and with deterministic kernels (a multithreaded scatter-add
+    # otherwise sums in a varying order, which a long fit amplifies into different bytes), so the same input
+    # gives the same file for a given torch version and thread count. The caller's settings are restored.
+    with torch.random.fork_rng(), deterministic_kernels():
         torch.manual_seed(schedule.seed)
         field_model = ImageField(config, width, height, default_pixels_per_unit(width, height))
         if can_initialise(field_model):
@@ -103,6 +106,17 @@ def encode_image(
         "height": height,
     }
     return EncodeResult(data=data, stats=stats)
+
+
+@contextmanager
+def deterministic_kernels() -> Iterator[None]:
+    """torch.use_deterministic_algorithms(True) for the duration; the previous setting is restored."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
 
 
 def check_image_array(rgb: np.ndarray) -> None:
