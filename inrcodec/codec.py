@@ -19,7 +19,7 @@ from inrcodec.analysis import can_initialise, initialise_from_image
 from inrcodec.bitstream.image_file import InrFile
 from inrcodec.bitstream.syntax import MAX_PIXELS, MAX_SIDE, quant_step
 from inrcodec.errors import BitstreamError, InrCodecError
-from inrcodec.field.grid import GridConfig, LevelGeometry, coded_extent
+from inrcodec.field.grid import GridConfig, LevelGeometry, coded_extent, level_table_size
 from inrcodec.field.inr import FieldConfig, ImageField, default_pixels_per_unit, to_uint8
 from inrcodec.field.mlp import MlpConfig
 from inrcodec.fit import FitSchedule, ProgressFn, fit_field
@@ -231,10 +231,9 @@ def code_plane(encoder: entropy.SymbolEncoder, plane: np.ndarray, parent: np.nda
     return tables
 
 
-def field_from_file(inr: InrFile) -> ImageField:
-    """An ImageField with the header's configuration and geometry (values not yet set)."""
-    fc = inr.field_config
-    config = FieldConfig(
+def field_config_from_header(fc: dict) -> FieldConfig:
+    """The FieldConfig that a FELD section's field record describes."""
+    return FieldConfig(
         grid=GridConfig(
             n_dims=fc["n_dims"],
             n_levels=fc["n_levels"],
@@ -247,12 +246,15 @@ def field_from_file(inr: InrFile) -> ImageField:
             n_hidden_layers=fc["mlp_hidden_layers"], hidden_width=fc["mlp_hidden_width"], out_channels=fc["out_channels"]
         ),
     )
+
+
+def field_from_file(inr: InrFile) -> ImageField:
+    """An ImageField with the header's configuration and geometry (values not yet set)."""
+    fc = inr.field_config
+    config = field_config_from_header(fc)
     levels = []
-    table_size = 1 << fc["log2_hashmap_size"]
     for level in inr.levels:
-        dense_entries = level["res"] ** fc["n_dims"]
-        size = min((dense_entries + 7) // 8 * 8, table_size)
-        dense = dense_entries <= size
+        size, dense = level_table_size(level["res"], config.grid)
         extent = (level["extent_x"], level["extent_y"]) if dense else ()
         if dense:
             check_extent(level, inr.image["width"], inr.image["height"], fc["pixels_per_unit"])

@@ -375,17 +375,12 @@ def test_header_layout_follows_the_spec(vector):
 
 def test_geometry_follows_the_spec(vector):
     """Stored scales, resolutions and extents agree with SPEC section 6 (and the coded extents cover the pixels)."""
-    from inrcodec.field.grid import GridConfig, level_scales
+    from inrcodec.codec import field_config_from_header
+    from inrcodec.field.grid import level_scales
 
     entry, _, inr = vector
     fc = inr.field_config
-    config = GridConfig(
-        n_levels=fc["n_levels"],
-        n_features=fc["n_features"],
-        log2_hashmap_size=fc["log2_hashmap_size"],
-        base_resolution=fc["base_resolution"],
-        per_level_scale=fc["per_level_scale"],
-    )
+    config = field_config_from_header(fc).grid
     assert [level["scale"] for level in inr.levels] == level_scales(config)
     beyond_res = False
     for level in inr.levels:
