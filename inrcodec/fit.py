@@ -2,8 +2,9 @@
 
 Grid values are held in quantisation steps (the file's step is 1.0), so rounding them gives the coded integers.
 The loss is MSE + lambda * (estimated bits / pixels); bits come from a Laplace per (level, feature, context)
-whose scale is learned alongside, with the coder's contexts, so the fit sees the rate the file will have. The fit runs coarse to fine (2 x 2 block averages first, whole pixels after) and
-moves from additive noise to straight-through rounding, so that the final steps see the real quantiser.
+whose scale is learned alongside, with the coder's contexts, so the fit sees the rate the file will have.
+The fit runs coarse to fine (2 x 2 block averages first, whole pixels after) and moves from additive noise to
+straight-through rounding, so that the final steps see the real quantiser.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def laplace_bits(values: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
 
 
 def _laplace_cdf(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    # The two branches avoid exp overflow; expm1 keeps precision for the centre bin.
+    # exp(-|x| / scale) never overflows; the branch picks the tail on the side of x.
     z = -torch.abs(x) / scale
     half_tail = 0.5 * torch.exp(z)
     return torch.where(x < 0, half_tail, 1.0 - half_tail)
