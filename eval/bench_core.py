@@ -91,7 +91,7 @@ def measure_inrcodec(image: str, rgb: np.ndarray, quality: int, preset: str) -> 
     from inrcodec.codec import decode_bytes, encode_image  # imports torch; only needed when inrcodec is measured
 
     start = time.perf_counter()
-    result = encode_image(rgb, quality=quality, preset=preset)
+    result = encode_image(rgb, quality=quality, preset=preset, model=None)
     encoded = time.perf_counter()
     decoded = decode_bytes(result.data)
     row = measured_row(image, quality, rgb, result.data, decoded, encoded - start, time.perf_counter() - encoded)

@@ -12,6 +12,7 @@ import torch
 
 from inrcodec.field.grid import lattice_level
 from inrcodec.field.inr import ImageField
+from inrcodec.field.mlp import Mlp
 
 # JPEG (full-range BT.601) YCbCr; rows map RGB in [0, 1] to (Y - 1/2, Cb, Cr).
 RGB_TO_YCC = torch.tensor(
@@ -40,24 +41,39 @@ def splat_fit(level, shape: tuple[int, ...], xs: torch.Tensor, ys: torch.Tensor,
 def initialise_from_image(field: ImageField, target: torch.Tensor, gain: float, passes: int = 2) -> None:
     """Set field.grid.values to a YCbCr pyramid of target [H, W, 3] in units of `gain`, and the MLP to the
     linear map back to RGB. gain: the signal size (in [0, 1] RGB units) of one quantisation step."""
-    xs, ys = field.lattice()
-    residual = target @ RGB_TO_YCC.T - torch.tensor([0.5, 0.0, 0.0])
-    values = [torch.zeros_like(v) for v in field.grid.values]
+    shapes = [tuple(v.shape[:2]) for v in field.grid.values]
+    pyramid = ycbcr_pyramid(field.grid.levels, shapes, *field.lattice(), target[None], passes)
+    for parameter, value in zip(field.grid.values, pyramid):
+        parameter.copy_(value[0] / gain)
+    linear_mlp_init(field.mlp, field.config.grid.n_levels, gain)
+
+
+@torch.no_grad()
+def ycbcr_pyramid(
+    levels: list, shapes: list[tuple[int, int]], xs: torch.Tensor, ys: torch.Tensor, target: torch.Tensor, passes: int = 2
+) -> list[torch.Tensor]:
+    """Bilinear Laplacian pyramid of B images in YCbCr (Y centred on 0): each level holds what the coarser ones
+    leave. target: [B, H, W, 3] RGB in [0, 1]; shapes: per level (extent_y, extent_x) -> per level [B, ey, ex, 3].
+    """
+    n_images = target.shape[0]
+    ycc = target @ RGB_TO_YCC.T - torch.tensor([0.5, 0.0, 0.0])
+    residual = ycc.permute(1, 2, 0, 3).reshape(target.shape[1], target.shape[2], n_images * N_COLOUR)
+    values = [torch.zeros(*shape, n_images * N_COLOUR) for shape in shapes]
     for _ in range(passes):
-        for index, level in enumerate(field.grid.levels):
+        for index, level in enumerate(levels):
             with torch.enable_grad():
                 update = splat_fit(level, tuple(values[index].shape), xs, ys, residual)
             values[index] += update
             residual = residual - lattice_level(level, update, xs, ys)
-    for parameter, value in zip(field.grid.values, values):
-        parameter.copy_(value / gain)
-    _linear_mlp(field, gain)
+    return [v.reshape(*v.shape[:2], n_images, N_COLOUR).permute(2, 0, 1, 3).contiguous() for v in values]
 
 
-def _linear_mlp(field: ImageField, gain: float) -> None:
-    """MLP weights so that output = YCC_TO_RGB @ (gain * sum over levels of features) + (1/2, 0, 0) mapped."""
-    layers = field.mlp.layers
-    n_levels = field.config.grid.n_levels
+def linear_mlp_init(mlp: Mlp, n_levels: int, gain: float) -> None:
+    """MLP weights so that output = YCC_TO_RGB @ (gain * sum over levels of features) + (1/2, 0, 0) mapped.
+
+    Needs 3 features per level and hidden layers at least 6 wide; the other hidden units keep 1 % of their
+    random weights."""
+    layers = mlp.layers
     for layer in layers:
         layer.weight.mul_(0.01)
         layer.bias.zero_()

@@ -1,4 +1,4 @@
-"""The `inrcodec` command line: encode, decode and info. Thin: the work is in codec.py and media.py.
+"""The `inrcodec` command line: encode, decode, info and models. Thin: the work is in codec.py, media.py and models.py.
 
 Importing this module stays cheap (no torch): the codec is imported inside the commands that need it.
 Every problem a user can cause ends as one line `error: ...` on stderr and exit status 1 (130 for Ctrl-C).
@@ -18,7 +18,7 @@ import typer
 
 import inrcodec
 from inrcodec.errors import InrCodecError
-from inrcodec.presets import DEFAULT_PRESET, DEFAULT_QUALITY, PRESET_STEPS, QUALITY_LAMBDAS
+from inrcodec.presets import DEFAULT_MODEL, DEFAULT_PRESET, DEFAULT_QUALITY, MODEL_PRESET_STEPS, PRESET_STEPS, QUALITY_LAMBDAS
 from inrcodec.media import (
     atomic_write_bytes,
     check_output_path,
@@ -57,8 +57,12 @@ def _quality_help() -> str:
 
 
 def _preset_help() -> str:
-    steps = ", ".join(f"{name}: {n} steps" for name, n in PRESET_STEPS.items())
-    return f"Encoder effort, as fit steps ({steps}). Wall times per image are measured in README.md."
+    with_model = ", ".join(f"{name}: {n}" for name, n in MODEL_PRESET_STEPS.items())
+    without = ", ".join(f"{name}: {n}" for name, n in PRESET_STEPS.items())
+    return (
+        f"Encoder effort, as fit steps: with a model {with_model} (the first 10 are the model's meta-learned "
+        f"steps); with --model none {without}. Measured seconds per Kodak image are in README.md."
+    )
 
 
 def _print_version(value: bool) -> None:
@@ -87,6 +91,21 @@ def encode(
     quality: Annotated[int, typer.Option("--quality", "-q", min=1, max=8, help=_quality_help())] = DEFAULT_QUALITY,
     preset: Annotated[Preset, typer.Option(help=_preset_help())] = Preset(DEFAULT_PRESET),
     steps: Annotated[Optional[int], typer.Option(min=1, help="Fit steps, overriding the preset's.")] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Installed model to encode with (see `inrcodec models`); 'default' = the default model; 'none' = "
+            "a self-contained file with its own MLP, slower to encode, decodable without any model."
+        ),
+    ] = DEFAULT_MODEL,
+    target_bpp: Annotated[
+        Optional[float],
+        typer.Option(
+            "--target-bpp",
+            help="Aim at this many bits per pixel (within 5 %) instead of a quality: searches the rate weight with "
+            "a few full encodes, so it costs several times one encode.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUTPUT if it exists.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
@@ -97,21 +116,45 @@ def encode(
     with command_errors():
         check_output_path(output, force, input_path)
         rgb = read_image(input_path)
-        from inrcodec.codec import encode_image
+        from inrcodec.codec import encode_image, encode_to_bpp
 
-        total_steps = steps if steps is not None else PRESET_STEPS[preset.value]
-        with fit_progress(total_steps) as on_step:
-            result = encode_image(rgb, quality=quality, preset=preset.value, steps=steps, progress=on_step)
+        model_id = None if model == "none" else model
+        if model_id is None:
+            total_steps = steps if steps is not None else PRESET_STEPS[preset.value]
+        else:
+            total_steps = steps if steps is not None else MODEL_PRESET_STEPS[preset.value]
+        if target_bpp is not None:
+            with fit_progress(total_steps) as on_step:
+                result = encode_to_bpp(
+                    rgb, target_bpp, preset.value, steps, model_id, progress=on_step, on_trial=report_trial
+                )
+            if not result.stats["target_reached"]:
+                typer.echo(
+                    f"note: {target_bpp:g} bpp is not reachable within 5 %; nearest found: {result.stats['bpp']:.4f} bpp",
+                    err=True,
+                )
+        else:
+            with fit_progress(total_steps) as on_step:
+                result = encode_image(
+                    rgb, quality=quality, preset=preset.value, steps=steps, progress=on_step, model=model_id
+                )
         atomic_write_bytes(output, result.data)
     stats = {**result.stats, "input": str(input_path), "output": str(output)}
     if json_output:
         print_json(stats)
     else:
+        setting = f"target {target_bpp:g} bpp" if target_bpp is not None else f"quality {quality}"
+        seconds = stats.get("rate_control_seconds", stats["encode_seconds"])
         typer.echo(
             f"{output}: {stats['bytes']} bytes, {stats['bpp']:.4f} bpp, PSNR {stats['psnr_rgb']:.2f} dB "
-            f"({stats['width']}x{stats['height']}, quality {quality}, {stats['steps']} steps, "
-            f"{stats['encode_seconds']:.1f} s)"
+            f"({stats['width']}x{stats['height']}, {setting}, {stats['steps']} steps, "
+            f"model {stats.get('model') or 'none'}, {seconds:.1f} s)"
         )
+
+
+def report_trial(trial: dict) -> None:
+    """One line on stderr per rate-control trial."""
+    typer.echo(f"trial: lambda {trial['lambda']:.3g} -> {trial['bpp']:.4f} bpp, PSNR {trial['psnr_rgb']:.2f} dB", err=True)
 
 
 @app.command()
@@ -167,6 +210,154 @@ def info(
         print_header_tables(header)
 
 
+@app.command()
+def models(
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, not a table.")] = False,
+) -> None:
+    """List the installed models.
+
+    A model is the meta-learned weights that encoder and decoder share; a .inr file names the model it needs.
+
+    A .inr file decodes only where its model, with the same id and sha256, is installed.
+
+    Models are found in $INRCODEC_MODELS_DIR if set, else in the folder shipped with the package.
+    """
+    from inrcodec import models as registry  # the name `models` is this command
+
+    with command_errors():
+        root = registry.models_dir()
+        entries = registry.list_models()
+    default = next((entry.id for entry in entries if entry.is_default), None)
+    if json_output:
+        described = [
+            {
+                "id": entry.id,
+                "sha256": entry.sha256,
+                "file": str(entry.path),
+                "config": entry.config,
+                "card": str(entry.card) if entry.card else None,
+                "default": entry.is_default,
+            }
+            for entry in entries
+        ]
+        print_json({"models_dir": str(root), "default": default, "models": described})
+    else:
+        print_models_table(root, entries)
+
+
+@app.command("meta-train")
+def meta_train(
+    data: Annotated[
+        list[Path], typer.Option("--data", help="Folder of training images (searched recursively); repeatable.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Model folder to write, e.g. models/NAME; its parent gets MANIFEST.json.")],
+    steps: Annotated[int, typer.Option(min=1, help="Outer (meta) steps.")] = 2400,
+    batch: Annotated[int, typer.Option(min=1, help="Crops per outer step.")] = 8,
+    crop: Annotated[int, typer.Option(min=32, help="Side of the square training crops, in pixels.")] = 128,
+    seed: Annotated[int, typer.Option(help="Seed of the crops, noise and initial weights.")] = 0,
+    model_id: Annotated[Optional[str], typer.Option("--id", help="Model id (default: the name of --out).")] = None,
+    default: Annotated[bool, typer.Option("--default/--no-default", help="Make it the manifest's default model.")] = True,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from --out/checkpoint.pt.")] = False,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+) -> None:
+    """Meta-learn a model (MLP, modulations, quantisation steps, Meta-SGD step sizes, rate model, predictor).
+
+    Trains on random crops of the images under --data with the encoder's own few-step inner loop, checkpoints
+    every 50 steps (--resume continues), and writes model.safetensors, CARD.md and train_log.jsonl to --out.
+    Train only on images you will not evaluate on.
+    """
+    import sys
+
+    with command_errors():
+        import torch
+
+        from inrcodec import hardware, meta
+
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
+            raise InrCodecError(f"device {device!r} is not available (use auto, cpu or cuda)")
+        torch.set_default_device(device)
+        settings = meta.TrainSettings(steps=steps, batch=batch, crop=crop, seed=seed)
+        name = model_id or out.name
+        command = "inrcodec " + " ".join(sys.argv[1:])
+        with training_progress(steps) as on_step:
+            model, final, n_images = meta.train(data, out, settings, resume=resume, progress=on_step)
+        card = meta.training_card(
+            name, settings, data, n_images, command, hardware.describe(device), final["seconds"], final
+        )
+        weights = meta.export_model(model, out, name, card, default)
+    typer.echo(f"{weights}: model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min)")
+
+
+@contextmanager
+def training_progress(total_steps: int) -> Iterator[Callable[[int, dict], None]]:
+    """A progress bar on a terminal; otherwise a line on stderr every 50 steps (for logs)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("meta-training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}  PSNR {task.fields[psnr]:.2f} dB  {task.fields[bpp]:.3f} bpp"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    task = progress.add_task("meta-training", total=total_steps, loss=0.0, psnr=0.0, bpp=0.0)
+
+    def on_step(step: int, metrics: dict) -> None:
+        fields = {k: metrics[k] for k in ("loss", "psnr", "bpp")}
+        progress.update(task, completed=step + 1, **fields)
+        if not console.is_terminal and ((step + 1) % 50 == 0 or step + 1 == total_steps):
+            console.print(
+                f"step {step + 1}/{total_steps}: loss {fields['loss']:.3f}, PSNR {fields['psnr']:.2f} dB, "
+                f"{fields['bpp']:.3f} bpp, {metrics['seconds']:.0f} s",
+                highlight=False,
+            )
+
+    with progress:
+        yield on_step
+
+
+def print_models_table(root: Path, entries: list) -> None:
+    """The installed models as a rich table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"models in {root}")
+    for column in ("id", "default", "sha256", "config"):
+        table.add_column(column)
+    table.add_column("card", overflow="fold")  # a path cut short by an ellipsis would be useless
+    for entry in entries:
+        table.add_row(
+            entry.id,
+            "yes" if entry.is_default else "",
+            entry.sha256[:12],
+            config_summary(entry.config),
+            str(entry.card) if entry.card else "-",
+        )
+    if not entries:
+        table.caption = "(the manifest lists no models)"
+    Console(highlight=False).print(table, markup=False)
+
+
+def config_summary(config: dict, limit: int = 60) -> str:
+    """A model config in one short line, `key=value, ...`; nested objects as dotted keys; cut at `limit`."""
+
+    def items(values: dict, prefix: str = ""):
+        for key, value in values.items():
+            if isinstance(value, dict):
+                yield from items(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}={value:g}" if isinstance(value, float) else f"{prefix}{key}={value}"
+
+    summary = ", ".join(items(config))
+    return summary if len(summary) <= limit else summary[: limit - 3] + "..."
+
+
 def describe_file(inr, data: bytes, path: Path) -> dict:
     """A JSON-ready description of a parsed InrFile."""
     from inrcodec.bitstream.syntax import quant_step
@@ -201,16 +392,21 @@ def describe_file(inr, data: bytes, path: Path) -> dict:
         "field_config": dict(inr.field_config),
         "levels": levels,
         "layers": layers,
+        "modulation": dict(inr.modulation) if inr.modulation is not None else None,
         "payload_bytes": len(inr.payload),
     }
 
 
 def print_header_tables(header: dict) -> None:
-    """The `info` description as rich tables on stdout: file and image, field config, levels, layers."""
+    """The `info` description as rich tables on stdout: file and image, field config, levels, MLP layers (in a
+    self-contained file)."""
     from rich.console import Console
 
     console = Console(highlight=False)
-    for table in (_summary_table(header), _config_table(header), _levels_table(header), _layers_table(header)):
+    tables = [_summary_table(header), _config_table(header), _levels_table(header)]
+    if header["layers"]:
+        tables.append(_layers_table(header))
+    for table in tables:
         console.print(table, markup=False)
 
 
@@ -222,14 +418,21 @@ def _summary_table(header: dict):
     for key, value in (
         ("format version", header["format_version"]),
         ("image", f"{image['width']}x{image['height']}, {image['channels']} channels, {image['bit_depth']}-bit"),
-        ("model", header["model_id"] or "(none: built-in initialisation)"),
+        ("model", header["model_id"] or "(none: self-contained, the file carries its MLP)"),
         ("model sha256", header["model_sha256"] or "-"),
+        ("modulation", _modulation_text(header["modulation"])),
         ("file bytes", header["file_bytes"]),
         ("payload bytes", header["payload_bytes"]),
         ("bpp", f"{header['bpp']:.4f}"),
     ):
         table.add_row(key, str(value))
     return table
+
+
+def _modulation_text(modulation: dict | None) -> str:
+    if modulation is None:
+        return "-"
+    return f"rank {modulation['rank']} x {modulation['n_inputs']} inputs, table {_table_name(modulation['table'])}"
 
 
 def _config_table(header: dict):

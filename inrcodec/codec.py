@@ -25,7 +25,14 @@ from inrcodec.field.mlp import MlpConfig
 from inrcodec.fit import FitSchedule, ProgressFn, fit_field
 from inrcodec.metrics import psnr
 from inrcodec.quant import quantise
-from inrcodec.presets import DEFAULT_PRESET, DEFAULT_QUALITY, PRESET_STEPS, QUALITY_LAMBDAS
+from inrcodec.presets import (
+    DEFAULT_MODEL,
+    DEFAULT_PRESET,
+    DEFAULT_QUALITY,
+    MODEL_PRESET_STEPS,
+    PRESET_STEPS,
+    QUALITY_LAMBDAS,
+)
 
 GRID_STEP_INDEX = 128  # quant_step(128) == 1.0: grid values are fitted in quantisation steps
 MLP_STEP_CANDIDATES = range(32, 121, 4)  # 2^-12 .. 2^-1
@@ -63,18 +70,26 @@ def encode_image(
     steps: int | None = None,
     config: FieldConfig | None = None,
     progress: ProgressFn | None = None,
+    model: str | None = DEFAULT_MODEL,
+    lam: float | None = None,
 ) -> EncodeResult:
-    """Fit, quantise and entropy-code an image. rgb: uint8 [H, W, 3]."""
+    """Fit, quantise and entropy-code an image. rgb: uint8 [H, W, 3].
+
+    model: an installed model's id, "default" for the manifest's default, or None for a self-contained file
+    (format 1.0: its own MLP, no model needed to decode; `config` applies only then). lam, if given, replaces
+    the quality's rate weight (rate control searches it)."""
     if quality not in QUALITY_LAMBDAS:
         raise InrCodecError(f"quality must be one of 1..8, got {quality}")
     if preset not in PRESET_STEPS:
         raise InrCodecError(f"unknown preset {preset!r} (choose from {', '.join(PRESET_STEPS)})")
     check_image_array(rgb)
+    lam = lam if lam is not None else QUALITY_LAMBDAS[quality]
+    if model is not None:
+        return _encode_with_model(rgb, model, lam, steps if steps is not None else MODEL_PRESET_STEPS[preset], progress, quality, preset)
     start = time.perf_counter()
     height, width = rgb.shape[:2]
     config = config or default_field_config()
     n_steps = steps if steps is not None else PRESET_STEPS[preset]
-    lam = QUALITY_LAMBDAS[quality]
     target = image_to_tensor(rgb)
     schedule = FitSchedule(steps=n_steps)
     # Seeded here, before the MLP's random init, and with deterministic kernels (a multithreaded scatter-add
@@ -102,10 +117,74 @@ def encode_image(
         "quality": quality,
         "preset": preset,
         "lambda": lam,
+        "model": None,
         "width": width,
         "height": height,
     }
     return EncodeResult(data=data, stats=stats)
+
+
+def encode_to_bpp(
+    rgb: np.ndarray,
+    target_bpp: float,
+    preset: str = DEFAULT_PRESET,
+    steps: int | None = None,
+    model: str | None = DEFAULT_MODEL,
+    progress: ProgressFn | None = None,
+    on_trial=None,
+    tolerance: float = 0.05,
+) -> EncodeResult:
+    """Encode at the rate weight whose file is within `tolerance` of target_bpp (or the nearest one found).
+
+    Each trial is a full encode at the preset; with a model, the image analysis (geometry and pyramid) is done
+    once and shared by the trials. stats gain target_bpp, target_reached, trials and rate_control_seconds."""
+    from inrcodec.ratecontrol import search_lambda
+
+    if preset not in PRESET_STEPS:
+        raise InrCodecError(f"unknown preset {preset!r} (choose from {', '.join(PRESET_STEPS)})")
+    if not (target_bpp > 0 and np.isfinite(target_bpp)):
+        raise InrCodecError(f"--target-bpp must be a positive number, got {target_bpp}")
+    check_image_array(rgb)
+    start = time.perf_counter()
+    if model is not None:
+        from inrcodec.model_codec import analyse, encode_with_model, load_model
+
+        loaded = load_model(None if model == DEFAULT_MODEL else model)
+        analysis = analyse(rgb, loaded.model.config)
+        total = steps if steps is not None else MODEL_PRESET_STEPS[preset]
+        meta_steps = min(total, loaded.model.config.meta_steps)
+
+        def encode_at(lam: float) -> tuple[bytes, dict]:
+            return encode_with_model(rgb, loaded, lam, meta_steps, total - meta_steps, progress, analysis)
+
+    else:
+
+        def encode_at(lam: float) -> tuple[bytes, dict]:
+            result = encode_image(rgb, preset=preset, steps=steps, progress=progress, model=None, lam=lam)
+            return result.data, result.stats
+
+    search = search_lambda(encode_at, target_bpp, QUALITY_LAMBDAS[DEFAULT_QUALITY], tolerance, on_trial=on_trial)
+    stats = {
+        **search.stats,
+        "quality": None,
+        "preset": preset,
+        "target_bpp": target_bpp,
+        "target_reached": search.reached,
+        "trials": search.trials,
+        "rate_control_seconds": time.perf_counter() - start,
+    }
+    return EncodeResult(data=search.data, stats=stats)
+
+
+def _encode_with_model(
+    rgb: np.ndarray, model: str, lam: float, steps: int, progress: ProgressFn | None, quality: int, preset: str
+) -> EncodeResult:
+    from inrcodec.model_codec import encode_with_model, load_model
+
+    loaded = load_model(None if model == DEFAULT_MODEL else model)
+    meta_steps = min(steps, loaded.model.config.meta_steps)
+    data, stats = encode_with_model(rgb, loaded, lam, meta_steps, steps - meta_steps, progress)
+    return EncodeResult(data=data, stats={**stats, "quality": quality, "preset": preset})
 
 
 @contextmanager
@@ -162,27 +241,8 @@ def write_file(field_model: ImageField, grid_symbols: list[torch.Tensor], mlp_st
     """Build the .inr bytes from integer grid symbols and the MLP quantised with `mlp_steps`."""
     config = field_model.config
     encoder = entropy.SymbolEncoder()
-    levels = []
-    parent = None
-    for level, symbols in zip(field_model.grid.levels, grid_symbols):
-        planes = symbols.to(torch.int32).numpy()
-        tables = []
-        for feature in range(planes.shape[-1]):
-            plane = planes[..., feature] if level.dense else planes[:, feature][None]
-            plane_parent = parent[..., feature] if (parent is not None and level.dense) else None
-            tables += code_plane(encoder, plane, plane_parent)
-        parent = planes if level.dense else None
-        extent = level.extent if level.dense else (0, 0)
-        levels.append(
-            {
-                "scale": level.scale,
-                "res": level.res,
-                "extent_x": extent[0],
-                "extent_y": extent[1],
-                "quant_step": GRID_STEP_INDEX,
-                "tables": tables,
-            }
-        )
+    step_indices = [GRID_STEP_INDEX] * len(field_model.grid.levels)
+    levels = code_levels(encoder, field_model.grid.levels, grid_symbols, step_indices)
     layers = []
     params = [p.detach() for p in field_model.mlp.param_list()]
     for layer_index in range(len(params) // 2):
@@ -194,29 +254,61 @@ def write_file(field_model: ImageField, grid_symbols: list[torch.Tensor], mlp_st
             encoder.add(group.symbols, group.table_index)
             layer[f"{kind}_step"], layer[f"{kind}_table"] = step_index, group.table_index
         layers.append(layer)
-    grid, mlp = config.grid, config.mlp
     inr = InrFile(
         image={"width": field_model.width, "height": field_model.height, "channels": 3, "bit_depth": 8},
         model_id="",
         model_sha256=b"",
-        field_config={
-            "n_dims": grid.n_dims,
-            "n_levels": grid.n_levels,
-            "n_features": grid.n_features,
-            "log2_hashmap_size": grid.log2_hashmap_size,
-            "pixels_per_unit": field_model.pixels_per_unit,
-            "base_resolution": grid.base_resolution,
-            "per_level_scale": grid.per_level_scale,
-            "mlp_hidden_layers": mlp.n_hidden_layers,
-            "mlp_hidden_width": mlp.hidden_width,
-            "mlp_activation": 0,
-            "out_channels": mlp.out_channels,
-        },
+        field_config=field_config_record(config.grid, config.mlp, field_model.pixels_per_unit),
         levels=levels,
         layers=layers,
         payload=encoder.to_bytes(),
     )
     return inr.to_bytes()
+
+
+def field_config_record(grid: GridConfig, mlp: MlpConfig, pixels_per_unit: int) -> dict:
+    """The FELD section's field record for a grid and MLP configuration."""
+    return {
+        "n_dims": grid.n_dims,
+        "n_levels": grid.n_levels,
+        "n_features": grid.n_features,
+        "log2_hashmap_size": grid.log2_hashmap_size,
+        "pixels_per_unit": pixels_per_unit,
+        "base_resolution": grid.base_resolution,
+        "per_level_scale": grid.per_level_scale,
+        "mlp_hidden_layers": mlp.n_hidden_layers,
+        "mlp_hidden_width": mlp.hidden_width,
+        "mlp_activation": 0,
+        "out_channels": mlp.out_channels,
+    }
+
+
+def code_levels(
+    encoder: entropy.SymbolEncoder, levels: list[LevelGeometry], grid_symbols: list[torch.Tensor], step_indices: list[int]
+) -> list[dict]:
+    """Add every grid level's symbols (int, [ey, ex, F] or [size, F]) to the stream -> the LEVEL records."""
+    records = []
+    parent = None
+    for level, symbols, step_index in zip(levels, grid_symbols, step_indices):
+        planes = symbols.to(torch.int32).numpy()
+        tables = []
+        for feature in range(planes.shape[-1]):
+            plane = planes[..., feature] if level.dense else planes[:, feature][None]
+            plane_parent = parent[..., feature] if (parent is not None and level.dense) else None
+            tables += code_plane(encoder, plane, plane_parent)
+        parent = planes if level.dense else None
+        extent = level.extent if level.dense else (0, 0)
+        records.append(
+            {
+                "scale": level.scale,
+                "res": level.res,
+                "extent_x": extent[0],
+                "extent_y": extent[1],
+                "quant_step": step_index,
+                "tables": tables,
+            }
+        )
+    return records
 
 
 def code_plane(encoder: entropy.SymbolEncoder, plane: np.ndarray, parent: np.ndarray | None) -> list[int]:
@@ -248,17 +340,25 @@ def field_config_from_header(fc: dict) -> FieldConfig:
     )
 
 
-def field_from_file(inr: InrFile) -> ImageField:
-    """An ImageField with the header's configuration and geometry (values not yet set)."""
+def levels_from_file(inr: InrFile) -> list[LevelGeometry]:
+    """The grid geometry that the LEVEL records describe (checked against the image size)."""
     fc = inr.field_config
-    config = field_config_from_header(fc)
+    grid = field_config_from_header(fc).grid
     levels = []
     for level in inr.levels:
-        size, dense = level_table_size(level["res"], config.grid)
+        size, dense = level_table_size(level["res"], grid)
         extent = (level["extent_x"], level["extent_y"]) if dense else ()
         if dense:
             check_extent(level, inr.image["width"], inr.image["height"], fc["pixels_per_unit"])
         levels.append(LevelGeometry(scale=level["scale"], res=level["res"], size=size, dense=dense, extent=extent))
+    return levels
+
+
+def field_from_file(inr: InrFile) -> ImageField:
+    """An ImageField with the header's configuration and geometry (values not yet set)."""
+    fc = inr.field_config
+    config = field_config_from_header(fc)
+    levels = levels_from_file(inr)
     with torch.random.fork_rng():  # the MLP's default init draws random numbers the decoder overwrites
         return ImageField(config, inr.image["width"], inr.image["height"], fc["pixels_per_unit"], levels)
 
@@ -275,11 +375,13 @@ def decode_to_tensor(data: bytes) -> torch.Tensor:
     """.inr bytes -> RGB float [H, W, 3] in [0, 1]. Raises BitstreamError on a bad file."""
     inr = InrFile.from_bytes(data)
     if inr.model_id:
-        raise InrCodecError(f"this file needs model {inr.model_id!r}, which this install lacks")
+        from inrcodec.model_codec import decode_model_file
+
+        return decode_model_file(inr)
     field_model = field_from_file(inr)
     try:
         decoder = entropy.SymbolDecoder(inr.payload)
-        grid_values = decode_grid(decoder, field_model, inr.levels)
+        grid_values = decode_grid(decoder, field_model.grid.levels, inr.field_config["n_features"], inr.levels)
         mlp_params = []
         for index, parameter in enumerate(field_model.mlp.param_list()):
             layer = inr.layers[index // 2]
@@ -292,12 +394,13 @@ def decode_to_tensor(data: bytes) -> torch.Tensor:
     return field_model.render_tiled(grid_values, mlp_params)
 
 
-def decode_grid(decoder: entropy.SymbolDecoder, field_model: ImageField, levels: list[dict]) -> list[torch.Tensor]:
-    """Entropy-decode every grid level (the inverse of the plane coding in `write_file`) and dequantise."""
+def decode_grid(
+    decoder: entropy.SymbolDecoder, levels: list[LevelGeometry], n_features: int, records: list[dict]
+) -> list[torch.Tensor]:
+    """Entropy-decode every grid level (the inverse of `code_levels`) and dequantise: per level [ey, ex, F]."""
     values = []
     parent = None
-    for level, record in zip(field_model.grid.levels, levels):
-        n_features = field_model.config.grid.n_features
+    for level, record in zip(levels, records):
         planes = []
         for feature in range(n_features):
             tables = record["tables"][feature * context.N_CONTEXTS : (feature + 1) * context.N_CONTEXTS]

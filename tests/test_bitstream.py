@@ -50,7 +50,7 @@ def encoded() -> bytes:
 
     torch.manual_seed(0)
     rgb = np.random.default_rng(0).integers(0, 256, size=(16, 24, 3), dtype=np.uint8)
-    return encode_image(rgb, quality=5, steps=5).data
+    return encode_image(rgb, quality=5, steps=5, model=None).data
 
 
 # --- container -----------------------------------------------------------------------------------------------------

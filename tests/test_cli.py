@@ -99,25 +99,67 @@ def test_info_json_dumps_the_header(encoded):
     result = invoke("info", inr, "--json")
     assert result.exit_code == 0, result.output
     header = json.loads(result.stdout)
-    assert header["format_version"] == "1.0"
+    assert header["format_version"] == "1.1"  # the default encode names the default model
     assert header["image"] == {"width": WIDTH, "height": HEIGHT, "channels": 3, "bit_depth": 8}
     assert header["file_bytes"] == inr.stat().st_size
     assert 0 < header["payload_bytes"] < header["file_bytes"]
+    from inrcodec.models import resolve
+
+    assert header["model_id"] == resolve().id and header["model_sha256"] == resolve().sha256
     config = header["field_config"]
     assert len(header["levels"]) == config["n_levels"]
-    assert len(header["layers"]) == config["mlp_hidden_layers"] + 1
+    assert header["layers"] == []
+    assert header["modulation"]["n_inputs"] == config["n_levels"] * config["n_features"]
     for level in header["levels"]:
         assert {"scale", "res", "extent_x", "extent_y", "quant_step", "tables"} <= set(level)
         assert len(level["tables"]) == config["n_features"] * 6  # one table per context
-    for layer in header["layers"]:
-        assert {"weight_step", "weight_table", "bias_step", "bias_table"} <= set(layer)
 
 
 def test_info_prints_tables(encoded):
     result = invoke("info", encoded[1])
     assert result.exit_code == 0, result.output
-    for title in ("format version", "field config", "grid levels", "MLP layers", f"{WIDTH}x{HEIGHT}"):
+    for title in ("format version", "field config", "grid levels", "modulation", f"{WIDTH}x{HEIGHT}"):
         assert title in result.stdout
+
+
+def test_self_contained_file_with_model_none(encoded, tmp_path):
+    out = tmp_path / "plain.inr"
+    result = invoke("encode", encoded[0], "-o", out, "--steps", STEPS, "--model", "none", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["model"] is None
+    header = json.loads(invoke("info", out, "--json").stdout)
+    assert header["format_version"] == "1.0" and header["model_id"] == ""
+    assert len(header["layers"]) == header["field_config"]["mlp_hidden_layers"] + 1
+    assert "MLP layers" in invoke("info", out).stdout
+    assert invoke("decode", out, "-o", tmp_path / "plain.png").exit_code == 0
+
+
+def test_unknown_model_is_one_line(encoded, tmp_path):
+    out = tmp_path / "x.inr"
+    result = invoke("encode", encoded[0], "-o", out, "--steps", STEPS, "--model", "no-such-model")
+    assert_clean_failure(result, "no-such-model", "not installed", absent=[out])
+
+
+def test_decoding_without_its_model_is_one_line(encoded, tmp_path, monkeypatch):
+    empty = tmp_path / "models"
+    empty.mkdir()
+    (empty / "MANIFEST.json").write_text('{"format": 1, "default": null, "models": []}')
+    monkeypatch.setenv("INRCODEC_MODELS_DIR", str(empty))
+    out = tmp_path / "out.png"
+    assert_clean_failure(invoke("decode", encoded[1], "-o", out), "needs model", "not installed", absent=[out])
+
+
+def test_target_bpp(encoded, tmp_path):
+    out = tmp_path / "target.inr"
+    result = invoke("encode", encoded[0], "-o", out, "--steps", STEPS, "--target-bpp", "4", "--json")
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["target_bpp"] == 4.0 and stats["bytes"] == out.stat().st_size
+    assert len(stats["trials"]) >= 1 and stats["rate_control_seconds"] >= stats["encode_seconds"]
+    assert stats["target_reached"] == (abs(stats["bpp"] / 4 - 1) <= 0.05)
+    assert result.stderr.count("trial:") == len(stats["trials"])
+    bad = invoke("encode", encoded[0], "-o", tmp_path / "bad.inr", "--target-bpp", "-1")
+    assert_clean_failure(bad, "target-bpp", absent=[tmp_path / "bad.inr"])
 
 
 def test_encode_human_summary_and_force(encoded, tmp_path):
@@ -136,11 +178,11 @@ def test_cli_import_stays_torch_free_and_presets_match():
     import subprocess
     import sys
 
-    from inrcodec.presets import PRESET_STEPS
+    from inrcodec.presets import MODEL_PRESET_STEPS, PRESET_STEPS
 
     probe = "import sys, inrcodec.cli; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
-    assert [p.value for p in cli.Preset] == list(PRESET_STEPS)
+    assert [p.value for p in cli.Preset] == list(PRESET_STEPS) == list(MODEL_PRESET_STEPS)
 
 
 def test_encode_help_documents_quality_and_presets():

@@ -32,18 +32,18 @@ def test_estimated_rate_is_close_to_the_file_size():
     rng = np.random.default_rng(1)
     y, x = np.mgrid[0:64, 0:96]
     rgb = np.stack([x * 2, y * 3, (x + y) % 64 * 4], axis=-1) + rng.integers(0, 20, (64, 96, 3))
-    result = codec.encode_image(rgb.clip(0, 255).astype(np.uint8), quality=3, steps=60)
+    result = codec.encode_image(rgb.clip(0, 255).astype(np.uint8), quality=3, steps=60, model=None)
     ratio = result.stats["estimated_bpp"] / result.stats["bpp"]
     assert 0.5 < ratio <= 1.05, ratio
 
 
 def test_encoding_is_deterministic_whatever_the_callers_generator():
     rgb = np.random.default_rng(2).integers(0, 256, (20, 28, 3), dtype=np.uint8)
-    first = codec.encode_image(rgb, quality=4, steps=10).data
+    first = codec.encode_image(rgb, quality=4, steps=10, model=None).data
     torch.manual_seed(1234)
     torch.rand(1000)
     state = torch.random.get_rng_state()
-    assert codec.encode_image(rgb, quality=4, steps=10).data == first
+    assert codec.encode_image(rgb, quality=4, steps=10, model=None).data == first
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's generator is left as it was
 
 
@@ -58,5 +58,5 @@ def test_long_fit_is_reproducible():
     from PIL import Image
 
     rgb = np.array(Image.open(Path(__file__).parents[1] / "samples" / "parrots.png").convert("RGB"))
-    assert codec.encode_image(rgb, quality=5, steps=300).data == codec.encode_image(rgb, quality=5, steps=300).data
+    assert codec.encode_image(rgb, quality=5, steps=300, model=None).data == codec.encode_image(rgb, quality=5, steps=300, model=None).data
     assert not torch.are_deterministic_algorithms_enabled()

@@ -82,6 +82,16 @@ VECTORS = {
         "description": "syntax the encoder does not produce: 5 dense levels with F=2 (one plane all zero), grid steps "
         "1 and 1/2, no hidden layer (a linear MLP); seeded Laplace symbols written without a fit",
     },
+    "model_40x30_q4": {
+        "kind": "model",
+        "width": 40,
+        "height": 30,
+        "seed": 6,
+        "quality": 4,
+        "steps": 12,
+        "description": "format 1.1: coded with the shipped default model (per-level steps from the model, modulation "
+        "symbols, no MLP symbols), quality 4",
+    },
 }
 
 
@@ -105,7 +115,10 @@ def spec_needed_extent(scale: float, n_pixels: int, pixels_per_unit: int) -> int
     return int(math.floor(pos)) + 2
 
 
-def spec_mlp_shapes(fc: dict) -> list[tuple[int, ...]]:
+def spec_mlp_shapes(fc: dict, inr: InrFile | None = None) -> list[tuple[int, ...]]:
+    """Shapes of the symbols after the grid: the MLP tensors, or the modulation M of a file that names a model."""
+    if inr is not None and inr.model_id:
+        return [(inr.modulation["rank"], inr.modulation["n_inputs"])]
     widths = [fc["n_levels"] * fc["n_features"]] + [fc["mlp_hidden_width"]] * fc["mlp_hidden_layers"]
     widths.append(fc["out_channels"])
     shapes = []
@@ -139,7 +152,8 @@ def spec_decode_plane(decode, height: int, width: int, parent: np.ndarray | None
 
 def spec_decode_symbols(inr: InrFile) -> list[np.ndarray]:
     """All symbols, bit-exact, in canonical order: per level, per feature, the plane row-major ([extent_y,
-    extent_x] dense, [T] hashed); then W_0, b_0, W_1, ... row-major. Raises ValueError on a bad stream."""
+    extent_x] dense, [T] hashed); then W_0, b_0, W_1, ... row-major, or M (SPEC 11) in a file that names a model.
+    Raises ValueError on a bad stream."""
     fc = inr.field_config
     n_features, table_size = fc["n_features"], 1 << fc["log2_hashmap_size"]
     decoder = entropy.SymbolDecoder(inr.payload)
@@ -155,9 +169,12 @@ def spec_decode_symbols(inr: InrFile) -> list[np.ndarray]:
             planes.append(spec_decode_plane(lambda n, c: decoder.decode(n, tables[c]), height, width, plane_parent))
         out += [plane.ravel() for plane in planes]
         parent = planes if dense else None
-    for index, shape in enumerate(spec_mlp_shapes(fc)):
-        layer = inr.layers[index // 2]
-        out.append(decoder.decode(int(np.prod(shape)), layer["weight_table" if index % 2 == 0 else "bias_table"]))
+    if inr.model_id:
+        out.append(decoder.decode(inr.modulation["rank"] * inr.modulation["n_inputs"], inr.modulation["table"]))
+    else:
+        for index, shape in enumerate(spec_mlp_shapes(fc)):
+            layer = inr.layers[index // 2]
+            out.append(decoder.decode(int(np.prod(shape)), layer["weight_table" if index % 2 == 0 else "bias_table"]))
     decoder.finish()
     return out
 
@@ -203,9 +220,12 @@ def _encode_vector(spec: dict) -> bytes:
             grid=GridConfig(n_levels=6, n_features=3, log2_hashmap_size=12),
             mlp=MlpConfig(n_hidden_layers=1, hidden_width=16),
         )
+    if spec["kind"] == "model":
+        rgb = _test_image(spec["width"], spec["height"], spec["seed"], texture=True)
+        return encode_image(rgb, quality=spec["quality"], steps=spec["steps"], model="default").data
     rgb = _test_image(spec["width"], spec["height"], spec["seed"], texture=spec["config"] == "hashed")
     torch.manual_seed(spec["seed"])
-    return encode_image(rgb, quality=spec["quality"], steps=spec["steps"], config=config).data
+    return encode_image(rgb, quality=spec["quality"], steps=spec["steps"], config=config, model=None).data
 
 
 def _synthetic_vector(spec: dict) -> bytes:
@@ -284,7 +304,7 @@ def _regenerate() -> None:
         stale.unlink()
     entries = []
     for name, spec in VECTORS.items():
-        data = _encode_vector(spec) if spec["kind"] == "encode" else _synthetic_vector(spec)
+        data = _synthetic_vector(spec) if spec["kind"] == "synthetic" else _encode_vector(spec)
         inr = InrFile.from_bytes(data)
         arrays = spec_decode_symbols(inr)
         rgb = decode_bytes(data)
@@ -307,7 +327,7 @@ def _regenerate() -> None:
             }
         )
     document = {
-        "format": "inr 1.0",
+        "format": "inr 1.0 and 1.1",
         "regenerate": "INRCODEC_REGEN_VECTORS=1 python -m pytest tests/test_vectors.py",
         "symbols_sha256": "sha256 of all decoded symbols as little-endian int32, in canonical order (SPEC 8.3)",
         "decoded_rgb_sha256": "sha256 of the reference decoder's uint8 RGB output, [height, width, 3] row-major",
@@ -354,7 +374,7 @@ def test_file_hash_and_header(vector):
     assert sha256(data) == entry["sha256"]
     assert len(data) == entry["bytes"]
     assert (inr.image["width"], inr.image["height"]) == (entry["width"], entry["height"])
-    assert inr.version == (1, 0)
+    assert inr.version == ((1, 1) if entry["made_by"]["kind"] == "model" else (1, 0))
     assert InrFile.from_bytes(data).to_bytes() == data
 
 
@@ -367,8 +387,13 @@ def test_header_layout_follows_the_spec(vector):
     assert TABLES_PER_FEATURE == N_CONTEXTS
     fc = inr.field_config
     _, sections = read_container(data, KNOWN_TAGS)
-    assert len(sections[b"HEAD"]) == 11
-    expected = 21 + fc["n_levels"] * (13 + N_CONTEXTS * fc["n_features"]) + 4 * (fc["mlp_hidden_layers"] + 1)
+    levels = 21 + fc["n_levels"] * (13 + N_CONTEXTS * fc["n_features"])
+    if inr.model_id:
+        assert len(sections[b"HEAD"]) == 11 + len(inr.model_id) + 32
+        expected = levels + 4  # the modulation record (SPEC 11)
+    else:
+        assert len(sections[b"HEAD"]) == 11
+        expected = levels + 4 * (fc["mlp_hidden_layers"] + 1)
     assert len(sections[b"FELD"]) == expected
     assert len(sections[b"DATA"]) == len(inr.payload) and len(inr.payload) % 4 == 0
 
@@ -404,7 +429,7 @@ def test_entropy_decoded_symbols_are_bit_exact(vector):
         dense = spec_level_is_dense(level["res"], fc["log2_hashmap_size"])
         count = level["extent_x"] * level["extent_y"] if dense else 1 << fc["log2_hashmap_size"]
         sizes += [count] * fc["n_features"]
-    sizes += [int(np.prod(shape)) for shape in spec_mlp_shapes(fc)]
+    sizes += [int(np.prod(shape)) for shape in spec_mlp_shapes(fc, inr)]
     assert [a.size for a in arrays] == sizes
     assert sum(sizes) == entry["n_symbols"]
     assert all(np.abs(a).max(initial=0) <= entropy.MAX_SYMBOL for a in arrays)
@@ -414,12 +439,12 @@ def test_entropy_decoded_symbols_are_bit_exact(vector):
 def test_spec_decoder_agrees_with_the_reference_decoder(vector):
     """The grid symbols of the SPEC re-implementation equal those inrcodec's decoder dequantises."""
     from inrcodec.bitstream.syntax import quant_step
-    from inrcodec.codec import decode_grid, field_from_file
+    from inrcodec.codec import decode_grid, levels_from_file
 
     _, _, inr = vector
     n_features = inr.field_config["n_features"]
     arrays = spec_decode_symbols(inr)
-    values = decode_grid(entropy.SymbolDecoder(inr.payload), field_from_file(inr), inr.levels)
+    values = decode_grid(entropy.SymbolDecoder(inr.payload), levels_from_file(inr), n_features, inr.levels)
     for index, (level, level_values) in enumerate(zip(inr.levels, values)):
         symbols = np.rint(level_values.numpy() / np.float32(quant_step(level["quant_step"]))).astype(np.int32)
         for f in range(n_features):

@@ -17,16 +17,16 @@ from inrcodec.errors import BitstreamError
 
 MAGIC = b"INRC"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1  # the newest minor version this code writes; minor versions only add, so any 1.x is read
 FLAG_CRC32 = 0x01
 END_TAG = b"END "
 PREAMBLE = struct.Struct("<4sBBBB")
 SECTION = struct.Struct("<4sI")
 
 
-def write_container(sections: list[tuple[bytes, bytes]], crc: bool = True) -> bytes:
-    """sections: (4-byte tag, payload) in file order -> the whole file."""
-    out = bytearray(PREAMBLE.pack(MAGIC, FORMAT_MAJOR, FORMAT_MINOR, FLAG_CRC32 if crc else 0, 0))
+def write_container(sections: list[tuple[bytes, bytes]], crc: bool = True, minor: int = 0) -> bytes:
+    """sections: (4-byte tag, payload) in file order -> the whole file, format version 1.minor."""
+    out = bytearray(PREAMBLE.pack(MAGIC, FORMAT_MAJOR, minor, FLAG_CRC32 if crc else 0, 0))
     for tag, payload in sections:
         if len(tag) != 4 or tag == END_TAG:
             raise ValueError(f"bad section tag {tag!r}")

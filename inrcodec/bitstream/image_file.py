@@ -1,7 +1,8 @@
 """Syntax of a v1 still-image .inr file: which sections, which records, and their consistency checks.
 
-Sections, in order: HEAD (image header and model), FELD (field config, per-level and per-layer records),
-DATA (the ANS stream). See bitstream/SPEC.md. Knows bytes only.
+Sections, in order: HEAD (image header and model), FELD (field config, per-level records, then per-layer
+records for a self-contained v1.0 file or one modulation record for a v1.1 file that names a model), DATA (the
+ANS stream). See bitstream/SPEC.md. Knows bytes only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from inrcodec.bitstream.syntax import (
     LAYER,
     LEVEL,
     MAX_PIXELS,
+    MODULATION,
     N_TABLES,
     TABLE_INDEX,
     TABLES_PER_FEATURE,
@@ -31,7 +33,7 @@ MAX_GRID_ENTRIES = 1 << 26
 @dataclass
 class InrFile:
     """Everything in a v1 image file. levels: LEVEL records + "tables" (n_features x 6 indices, feature-major);
-    layers: LAYER records."""
+    layers: LAYER records (no model); modulation: the MODULATION record (a file that names a model)."""
 
     image: dict
     model_id: str
@@ -40,6 +42,7 @@ class InrFile:
     levels: list[dict]
     layers: list[dict]
     payload: bytes
+    modulation: dict | None = None
     version: tuple[int, int] = field(default=(1, 0))
 
     def to_bytes(self) -> bytes:
@@ -53,8 +56,13 @@ class InrFile:
         for level in self.levels:
             feld += LEVEL.pack(level)
             feld += b"".join(TABLE_INDEX.pack({"table_index": t}) for t in level["tables"])
-        feld += b"".join(LAYER.pack(layer) for layer in self.layers)
-        return write_container([(TAG_HEAD, head), (TAG_FIELD, feld), (TAG_DATA, self.payload)])
+        if model:
+            feld += MODULATION.pack(self.modulation)
+        else:
+            feld += b"".join(LAYER.pack(layer) for layer in self.layers)
+        # A self-contained file stays 1.0, so a 1.0 decoder reads it; naming a model needs 1.1.
+        minor = 1 if model else 0
+        return write_container([(TAG_HEAD, head), (TAG_FIELD, feld), (TAG_DATA, self.payload)], minor=minor)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "InrFile":
@@ -86,13 +94,19 @@ class InrFile:
                 table, offset = TABLE_INDEX.unpack(feld, offset)
                 tables.append(table["table_index"])
             levels.append({**level, "tables": tables})
-        layers = []
-        for _ in range(config["mlp_hidden_layers"] + 1):
-            layer, offset = LAYER.unpack(feld, offset)
-            layers.append(layer)
+        layers, modulation = [], None
+        if model_id:
+            if preamble["minor"] < 1:
+                raise BitstreamError("a format 1.0 file cannot name a model")
+            modulation, offset = MODULATION.unpack(feld, offset)
+        else:
+            for _ in range(config["mlp_hidden_layers"] + 1):
+                layer, offset = LAYER.unpack(feld, offset)
+                layers.append(layer)
         if offset != len(feld):
             raise BitstreamError("FELD section has the wrong length")
-        parsed = cls(image, model_id, sha, config, levels, layers, sections[TAG_DATA], (preamble["major"], preamble["minor"]))
+        version = (preamble["major"], preamble["minor"])
+        parsed = cls(image, model_id, sha, config, levels, layers, sections[TAG_DATA], modulation, version)
         parsed.check_consistency()
         return parsed
 
@@ -123,6 +137,11 @@ class InrFile:
                 total += size
         if total * config["n_features"] > MAX_GRID_ENTRIES:
             raise BitstreamError("header claims an absurdly large grid")
+        if self.modulation is not None:
+            if self.modulation["n_inputs"] != config["n_levels"] * config["n_features"]:
+                raise BitstreamError("modulation record does not match the field config")
+            if not (self.modulation["table"] < N_TABLES or self.modulation["table"] == ALL_ZERO):
+                raise BitstreamError("modulation entropy table index out of range")
         for index, layer in enumerate(self.layers):
             if any(not (layer[k] < N_TABLES or layer[k] == ALL_ZERO) for k in ("weight_table", "bias_table")):
                 raise BitstreamError(f"MLP layer {index}: entropy table index out of range")

@@ -111,6 +111,15 @@ LEVEL = Record(
     ),
 )
 
+MODULATION = Record(
+    "modulation",
+    (
+        Field("rank", "B", 0, 16),
+        Field("n_inputs", "H", 1, 1024),
+        Field("table", "B", 0, 255),
+    ),
+)
+
 TABLE_INDEX = Record("table", (Field("table_index", "B", 0, 255),))
 
 LAYER = Record(

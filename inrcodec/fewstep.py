@@ -1,0 +1,208 @@
+"""Fitting from the meta-learned model: predict, take Meta-SGD steps, optionally refine with Adam.
+
+The per-image unknowns are grid symbols (per level [B, ey, ex, F], in quantisation steps, integers once coded)
+and modulation symbols [B, rank, L * F] (V - V0, integers once coded). The encoder and meta-training run the
+same `predict` and `meta_sgd`; meta-training differentiates the result with respect to the shared model.
+
+The objective of one image is J = SSE / (3 lambda) + bits, i.e. (MSE + lambda * bpp) * pixels / lambda: the
+gradient on one vertex then does not depend on the image's size or on lambda's scale, so step sizes learned on
+small crops at any quality carry over to a full image at another.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from inrcodec.field.grid import LevelGeometry, lattice_level
+from inrcodec.metamodel import MetaModel
+from inrcodec.quant import laplace_bits, plane_contexts, straight_through_round, uniform_noise
+
+ProgressFn = Callable[[int, dict], None]
+Perturb = Callable[[torch.Tensor], torch.Tensor]
+MAX_MOVE = 4.0
+
+
+@dataclass
+class Images:
+    """B images of one size on one grid geometry. target: [B, H, W, 3] in [0, 1]; lams: [B] rate weights."""
+
+    levels: list[LevelGeometry]
+    xs: torch.Tensor
+    ys: torch.Tensor
+    target: torch.Tensor
+    lams: torch.Tensor
+
+    @property
+    def n_pixels(self) -> int:
+        return self.target.shape[1] * self.target.shape[2]
+
+
+def level_steps(model: MetaModel, lams: torch.Tensor) -> torch.Tensor:
+    """[B] rate weights -> [B, L] quantisation steps of each image's levels."""
+    return torch.stack([model.steps(float(lam)) for lam in lams])
+
+
+def predict(model: MetaModel, pyramid: list[torch.Tensor], steps: torch.Tensor) -> list[torch.Tensor]:
+    """The predictor's first guess. pyramid: per level [B, ey, ex, 3] YCbCr coefficients; steps: [B, L]
+    -> grid symbols per level [B, ey, ex, F] (continuous)."""
+    symbols = []
+    for level, coefficients in enumerate(pyramid):
+        features = F.conv2d(
+            coefficients.permute(0, 3, 1, 2),
+            model.predictor_weight[level],
+            padding=model.predictor_weight.shape[-1] // 2,
+        )
+        symbols.append(features.permute(0, 2, 3, 1) / steps[:, level, None, None, None])
+    return symbols
+
+
+def render(
+    model: MetaModel,
+    levels: list[LevelGeometry],
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    values: list[torch.Tensor],
+    mod_symbols: torch.Tensor,
+) -> torch.Tensor:
+    """values: per level [B, ey, ex, F] features (symbols * step) -> RGB [B, len(ys), len(xs), 3], unclamped."""
+    n_images = mod_symbols.shape[0]
+    features = []
+    for level, table in zip(levels, values):
+        stacked = table.permute(1, 2, 0, 3).reshape(table.shape[1], table.shape[2], -1)
+        features.append(lattice_level(level, stacked, xs, ys).reshape(ys.shape[0], xs.shape[0], n_images, -1))
+    return model.decode_rgb(torch.cat(features, dim=-1).permute(2, 0, 1, 3), mod_symbols)
+
+
+def rate_bits(
+    symbols: list[torch.Tensor], mod_symbols: torch.Tensor, log_scales: torch.Tensor, mod_log_scale: torch.Tensor
+) -> torch.Tensor:
+    """Estimated bits per image [B] under the coder's contexts (chosen from the rounded symbols, no gradient)."""
+    n_images = mod_symbols.shape[0]
+    total = laplace_bits(mod_symbols, mod_log_scale).sum(dim=(1, 2))
+    parent = None
+    for level, values in enumerate(symbols):
+        rounded = torch.round(values.detach()).permute(1, 2, 0, 3).reshape(values.shape[1], values.shape[2], -1)
+        contexts = plane_contexts(rounded, parent)
+        parent = rounded
+        contexts = contexts.reshape(values.shape[1], values.shape[2], n_images, -1).permute(2, 0, 1, 3)
+        features = torch.arange(values.shape[-1]).expand_as(contexts)
+        total = total + laplace_bits(values, log_scales[level][features, contexts]).sum(dim=(1, 2, 3))
+    return total
+
+
+def objective(
+    model: MetaModel,
+    images: Images,
+    symbols: list[torch.Tensor],
+    mod_symbols: torch.Tensor,
+    perturb: Perturb,
+    log_scales: torch.Tensor | None = None,
+    mod_log_scale: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """-> (J [B], MSE [B], bits [B]) of the perturbed symbols; see the module docstring for J."""
+    log_scales = model.log_scales if log_scales is None else log_scales
+    mod_log_scale = model.mod_log_scale if mod_log_scale is None else mod_log_scale
+    noisy = [perturb(s) for s in symbols]
+    noisy_mod = perturb(mod_symbols)
+    steps = level_steps(model, images.lams)
+    values = [s * steps[:, level, None, None, None] for level, s in enumerate(noisy)]
+    rgb = render(model, images.levels, images.xs, images.ys, values, noisy_mod)
+    sse = ((rgb - images.target) ** 2).sum(dim=(1, 2, 3))
+    bits = rate_bits(noisy, noisy_mod, log_scales, mod_log_scale)
+    mse = sse / (3 * images.n_pixels)
+    return sse / (3 * images.lams) + bits, mse, bits
+
+
+def meta_sgd(
+    model: MetaModel,
+    images: Images,
+    symbols: list[torch.Tensor],
+    mod_symbols: torch.Tensor,
+    n_steps: int,
+    progress: ProgressFn | None = None,
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """n_steps of s <- s - exp(log_lr) * dJ/ds with per-level step sizes, under quantisation noise.
+
+    First-order: the gradients are taken as constants, so the result stays differentiable with respect to the
+    starting point (the predictor) and the step sizes, but not through the gradients themselves.
+    """
+    lr_grid = torch.exp(model.log_lr_grid)
+    lr_mod = torch.exp(model.log_lr_mod) / images.n_pixels  # dJ/dV sums over every pixel
+    for step in range(n_steps):
+        leaves = [s.detach().requires_grad_(True) for s in symbols]
+        mod_leaf = mod_symbols.detach().requires_grad_(True)
+        with torch.enable_grad():
+            j, mse, bits = objective(model, images, leaves, mod_leaf, uniform_noise)
+            grads = torch.autograd.grad(j.sum(), leaves + [mod_leaf])
+        # A step is at most MAX_MOVE quantisation steps, so a poor step size cannot blow the fit up.
+        symbols = [s - _clamp(lr_grid[level] * g) for level, (s, g) in enumerate(zip(symbols, grads[:-1]))]
+        mod_symbols = mod_symbols - _clamp(lr_mod * grads[-1])
+        if progress is not None:
+            progress(step, _metrics(mse, bits, images.n_pixels))
+    return symbols, mod_symbols
+
+
+@dataclass(frozen=True)
+class RefineSchedule:
+    """Adam steps after the Meta-SGD steps (encoder only); noise first, straight-through rounding after."""
+
+    steps: int
+    lr_grid: float = 0.1
+    lr_mod: float = 0.02
+    noise_fraction: float = 0.7
+
+
+def refine(
+    model: MetaModel,
+    images: Images,
+    symbols: list[torch.Tensor],
+    mod_symbols: torch.Tensor,
+    schedule: RefineSchedule,
+    progress: ProgressFn | None = None,
+    first_step: int = 0,
+) -> tuple[list[torch.Tensor], torch.Tensor, float]:
+    """Adam on the symbols and the rate model's scales; the shared model stays fixed.
+
+    Uses torch's global generator for the noise (the caller seeds it). -> (symbols, mod symbols, est. bits).
+    """
+    symbols = [s.detach().clone().requires_grad_(True) for s in symbols]
+    mod_symbols = mod_symbols.detach().clone().requires_grad_(True)
+    log_scales = model.log_scales.detach().clone().requires_grad_(True)
+    mod_log_scale = model.mod_log_scale.detach().clone().requires_grad_(True)
+    optimiser = torch.optim.Adam(
+        [
+            {"params": symbols, "lr": schedule.lr_grid},
+            {"params": [mod_symbols], "lr": schedule.lr_mod},
+            {"params": [log_scales, mod_log_scale], "lr": 0.05},
+        ]
+    )
+    base_lrs = [group["lr"] for group in optimiser.param_groups]
+    bits = torch.zeros(1)
+    for step in range(schedule.steps):
+        fraction = step / schedule.steps
+        cosine = 0.5 * (1 + math.cos(math.pi * fraction))
+        for group, base in zip(optimiser.param_groups, base_lrs):
+            group["lr"] = base * (0.05 + 0.95 * cosine)
+        perturb = uniform_noise if fraction < schedule.noise_fraction else straight_through_round
+        with torch.enable_grad():
+            j, mse, bits = objective(model, images, symbols, mod_symbols, perturb, log_scales, mod_log_scale)
+            optimiser.zero_grad(set_to_none=True)
+            (j.sum() / images.n_pixels).backward()
+        optimiser.step()
+        if progress is not None:
+            progress(first_step + step, _metrics(mse, bits, images.n_pixels))
+    return [s.detach() for s in symbols], mod_symbols.detach(), float(bits.sum())
+
+
+def _clamp(update: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(update, -MAX_MOVE, MAX_MOVE)
+
+
+def _metrics(mse: torch.Tensor, bits: torch.Tensor, n_pixels: int) -> dict:
+    mse_value = float(mse.detach().mean())
+    return {"psnr": -10 * math.log10(max(mse_value, 1e-12)), "bpp": float(bits.detach().mean()) / n_pixels}

@@ -1,0 +1,27 @@
+"""A one-line description of the machine, for results files and model cards."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe(device: str = "cpu") -> str:
+    """E.g. "AMD EPYC 7B13, 2 cores, torch 2.13.0 with 2 threads" (+ the GPU's name when device is cuda)."""
+    import torch
+
+    text = f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
+    if device.startswith("cuda") and torch.cuda.is_available():
+        text += f", GPU {torch.cuda.get_device_name()}"
+    return text
