@@ -9,7 +9,8 @@ Codecs (all on the same images, in this one script; every bpp from the bytes, ev
   model-0steps         the shipped default model, its predictor's output only (no step)
   model-10steps        the shipped default model, its 10 meta-learned steps only
   nomodel-{10,30,100}  the model-free encoder (format 1.0: pyramid start, own MLP) with that many steps
-  model-fast           the default model at the fast preset; model-fast-nomod: the same with V held at V0
+  model-fast           the default model at the fast preset (as `inrcodec encode` runs it); model-fast-nomod
+                       and model-fast-mod: the same with V held at V0 (grid-only) and with V fitted and coded
   model-medium         the default model at the medium (default) preset
   jpeg-pillow-420      Pillow JPEG, 4:2:0, optimize, quality 5..95
   webp-pillow-m6       Pillow WebP, method 6, quality 0..100
@@ -49,14 +50,14 @@ def measure_webp(image: str, rgb: np.ndarray, quality: int) -> dict:
 
 
 def measure_inrcodec(image: str, rgb: np.ndarray, quality: int, *, model, preset="medium", steps=None,
-                     modulate=True) -> dict:
+                     modulate=None) -> dict:
     """inrcodec of uint8 [H, W, 3] rgb; decoding is timed separately on the bytes written."""
     from inrcodec.codec import decode_bytes, encode_image
     from inrcodec.model_codec import encode_with_model, load_model
     from inrcodec.presets import MODEL_PRESET_STEPS, QUALITY_LAMBDAS
 
     start = time.perf_counter()
-    if modulate:
+    if modulate is None:  # what `inrcodec encode` does
         result = encode_image(rgb, quality=quality, preset=preset, steps=steps, model=model)
         data, stats = result.data, result.stats
     else:
@@ -64,7 +65,7 @@ def measure_inrcodec(image: str, rgb: np.ndarray, quality: int, *, model, preset
         total = steps or MODEL_PRESET_STEPS[preset]
         meta_steps = min(total, loaded.model.config.meta_steps)
         data, stats = encode_with_model(rgb, loaded, QUALITY_LAMBDAS[quality], meta_steps, total - meta_steps,
-                                        modulate=False)
+                                        modulate=modulate)
     encoded = time.perf_counter()
     decoded = decode_bytes(data)
     row = measured_row(image, quality, rgb, data, decoded, encoded - start, time.perf_counter() - encoded)
@@ -90,6 +91,7 @@ def codec_plan() -> dict:
         "nomodel-100steps": (EVEN_QUALITIES, functools.partial(inr, model=None, steps=100)),
         "model-fast": (ALL_QUALITIES, functools.partial(inr, model="default", preset="fast")),
         "model-fast-nomod": (EVEN_QUALITIES, functools.partial(inr, model="default", preset="fast", modulate=False)),
+        "model-fast-mod": (EVEN_QUALITIES, functools.partial(inr, model="default", preset="fast", modulate=True)),
         "model-medium": (ALL_QUALITIES, functools.partial(inr, model="default", preset="medium")),
     }
 
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="eval/results/meta_bench.json")
     parser.add_argument("--codecs", default=",".join(plan), help="comma-separated subset of: " + ",".join(plan))
     parser.add_argument("--resume", action="store_true", help="keep rows already measured in --out")
+    parser.add_argument("--redo", default="", help="with --resume: comma-separated codecs to measure again")
     args = parser.parse_args(argv)
     names = [name for name in args.codecs.split(",") if name]
     unknown = sorted(set(names) - set(plan))
@@ -121,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         previous = json.loads(out.read_text())
         if previous["meta"].get("model") != meta["model"] or previous["meta"].get("data") != args.data:
             sys.exit(f"cannot resume: {out} was measured with another model or data; remove it or drop --resume")
-        rows = {name: codec["per_image"] for name, codec in previous["codecs"].items()}
+        redo = set(args.redo.split(","))
+        rows = {name: codec["per_image"] for name, codec in previous["codecs"].items() if name not in redo}
     images = {name: load_rgb(Path(args.data) / f"{name}.png") for name in image_names}
 
     def document() -> dict:

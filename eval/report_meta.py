@@ -75,7 +75,7 @@ def main() -> None:
         "medium_times": times("model-medium"),
         "fast_bd_rate_vs_webp_percent": safe_bd(curves.get("webp-pillow-m6"), curves.get("model-fast")),
         "webp_bd_rate_vs_jpeg_percent": safe_bd(curves.get("jpeg-pillow-420"), curves.get("webp-pillow-m6")),
-        "modulation_bd_rate_with_vs_without_percent": safe_bd(curves.get("model-fast-nomod"), curves.get("model-fast")),
+        "modulation_bd_rate_with_vs_without_percent": safe_bd(curves.get("model-fast-nomod"), curves.get("model-fast-mod")),
         "model10_times": times("model-10steps"),
         "predictor_only_bd_rate_vs_model10_percent": safe_bd(curves.get("model-10steps"), curves.get("model-0steps")),
         "predictor_only_bd_rate_vs_nomodel10_percent": safe_bd(generic[10], curves.get("model-0steps")),

@@ -41,7 +41,7 @@ def splat_fit(level, shape: tuple[int, ...], xs: torch.Tensor, ys: torch.Tensor,
 def initialise_from_image(field: ImageField, target: torch.Tensor, gain: float, passes: int = 2) -> None:
     """Set field.grid.values to a YCbCr pyramid of target [H, W, 3] in units of `gain`, and the MLP to the
     linear map back to RGB. gain: the signal size (in [0, 1] RGB units) of one quantisation step."""
-    shapes = [tuple(v.shape[:2]) for v in field.grid.values]
+    shapes = [tuple(v.shape[:-1]) for v in field.grid.values]
     pyramid = ycbcr_pyramid(field.grid.levels, shapes, *field.lattice(), target[None], passes)
     for parameter, value in zip(field.grid.values, pyramid):
         parameter.copy_(value[0] / gain)
@@ -50,14 +50,15 @@ def initialise_from_image(field: ImageField, target: torch.Tensor, gain: float, 
 
 @torch.no_grad()
 def ycbcr_pyramid(
-    levels: list, shapes: list[tuple[int, int]], xs: torch.Tensor, ys: torch.Tensor, target: torch.Tensor, passes: int = 2
+    levels: list, shapes: list[tuple[int, ...]], xs: torch.Tensor, ys: torch.Tensor, target: torch.Tensor, passes: int = 2
 ) -> list[torch.Tensor]:
     """Bilinear Laplacian pyramid of B images in YCbCr (Y centred on 0): each level holds what the coarser ones
-    leave. target: [B, H, W, 3] RGB in [0, 1]; shapes: per level (extent_y, extent_x) -> per level [B, ey, ex, 3].
+    leave. target: [B, H, W, 3] RGB in [0, 1]; shapes: per level (extent_y, extent_x), or (size,) for a hashed
+    level -> per level [B, *shape, 3].
     """
     n_images = target.shape[0]
-    ycc = target @ RGB_TO_YCC.T - torch.tensor([0.5, 0.0, 0.0])
-    residual = ycc.permute(1, 2, 0, 3).reshape(target.shape[1], target.shape[2], n_images * N_COLOUR)
+    # Image by image, so one image gives bit-identical numbers to the single-image code this replaced.
+    residual = torch.cat([image @ RGB_TO_YCC.T - torch.tensor([0.5, 0.0, 0.0]) for image in target], dim=-1)
     values = [torch.zeros(*shape, n_images * N_COLOUR) for shape in shapes]
     for _ in range(passes):
         for index, level in enumerate(levels):
@@ -65,7 +66,7 @@ def ycbcr_pyramid(
                 update = splat_fit(level, tuple(values[index].shape), xs, ys, residual)
             values[index] += update
             residual = residual - lattice_level(level, update, xs, ys)
-    return [v.reshape(*v.shape[:2], n_images, N_COLOUR).permute(2, 0, 1, 3).contiguous() for v in values]
+    return [v.reshape(*v.shape[:-1], n_images, N_COLOUR).movedim(-2, 0).contiguous() for v in values]
 
 
 def linear_mlp_init(mlp: Mlp, n_levels: int, gain: float) -> None:

@@ -266,8 +266,6 @@ def meta_train(
     every 50 steps (--resume continues), and writes model.safetensors, CARD.md and train_log.jsonl to --out.
     Train only on images you will not evaluate on.
     """
-    import sys
-
     with command_errors():
         import torch
 
@@ -280,7 +278,10 @@ def meta_train(
         torch.set_default_device(device)
         settings = meta.TrainSettings(steps=steps, batch=batch, crop=crop, seed=seed)
         name = model_id or out.name
-        command = "inrcodec " + " ".join(sys.argv[1:])
+        command = " ".join(
+            ["inrcodec meta-train", *(f"--data {d}" for d in data), f"--out {out}", f"--steps {steps}",
+             f"--batch {batch}", f"--crop {crop}", f"--seed {seed}"]
+        )
         with training_progress(steps) as on_step:
             model, final, n_images = meta.train(data, out, settings, resume=resume, progress=on_step)
         card = meta.training_card(

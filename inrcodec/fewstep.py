@@ -103,17 +103,19 @@ def objective(
     perturb: Perturb,
     log_scales: torch.Tensor | None = None,
     mod_log_scale: torch.Tensor | None = None,
+    fit_modulation: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """-> (J [B], MSE [B], bits [B]) of the perturbed symbols; see the module docstring for J."""
+    """-> (J [B], MSE [B], bits [B]) of the perturbed symbols; see the module docstring for J.
+    fit_modulation=False: the modulation is fixed (not coded): neither perturbed nor counted in the rate."""
     log_scales = model.log_scales if log_scales is None else log_scales
     mod_log_scale = model.mod_log_scale if mod_log_scale is None else mod_log_scale
     noisy = [perturb(s) for s in symbols]
-    noisy_mod = perturb(mod_symbols)
+    noisy_mod = perturb(mod_symbols) if fit_modulation else mod_symbols
     steps = level_steps(model, images.lams)
     values = [s * steps[:, level, None, None, None] for level, s in enumerate(noisy)]
     rgb = render(model, images.levels, images.xs, images.ys, values, noisy_mod)
     sse = ((rgb - images.target) ** 2).sum(dim=(1, 2, 3))
-    bits = rate_bits(noisy, noisy_mod, log_scales, mod_log_scale)
+    bits = rate_bits(noisy, noisy_mod if fit_modulation else noisy_mod[:, :0], log_scales, mod_log_scale)
     mse = sse / (3 * images.n_pixels)
     return sse / (3 * images.lams) + bits, mse, bits
 
@@ -125,8 +127,10 @@ def meta_sgd(
     mod_symbols: torch.Tensor,
     n_steps: int,
     progress: ProgressFn | None = None,
+    fit_modulation: bool = True,
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """n_steps of s <- s - exp(log_lr) * dJ/ds with per-level step sizes, under quantisation noise.
+    fit_modulation=False keeps the modulation symbols as given (0 rounds to 0, so noise is not added either).
 
     First-order: the gradients are taken as constants, so the result stays differentiable with respect to the
     starting point (the predictor) and the step sizes, but not through the gradients themselves.
@@ -137,11 +141,12 @@ def meta_sgd(
         leaves = [s.detach().requires_grad_(True) for s in symbols]
         mod_leaf = mod_symbols.detach().requires_grad_(True)
         with torch.enable_grad():
-            j, mse, bits = objective(model, images, leaves, mod_leaf, uniform_noise)
+            j, mse, bits = objective(model, images, leaves, mod_leaf, uniform_noise, fit_modulation=fit_modulation)
             grads = torch.autograd.grad(j.sum(), leaves + [mod_leaf])
         # A step is at most MAX_MOVE quantisation steps, so a poor step size cannot blow the fit up.
         symbols = [s - _clamp(lr_grid[level] * g) for level, (s, g) in enumerate(zip(symbols, grads[:-1]))]
-        mod_symbols = mod_symbols - _clamp(lr_mod * grads[-1])
+        if fit_modulation:
+            mod_symbols = mod_symbols - _clamp(lr_mod * grads[-1])
         if progress is not None:
             progress(step, _metrics(mse, bits, images.n_pixels))
     return symbols, mod_symbols
@@ -165,19 +170,21 @@ def refine(
     schedule: RefineSchedule,
     progress: ProgressFn | None = None,
     first_step: int = 0,
+    fit_modulation: bool = True,
 ) -> tuple[list[torch.Tensor], torch.Tensor, float]:
-    """Adam on the symbols and the rate model's scales; the shared model stays fixed.
+    """Adam on the symbols and the rate model's scales; the shared model stays fixed (and the modulation too,
+    with fit_modulation=False).
 
     Uses torch's global generator for the noise (the caller seeds it). -> (symbols, mod symbols, est. bits).
     """
     symbols = [s.detach().clone().requires_grad_(True) for s in symbols]
-    mod_symbols = mod_symbols.detach().clone().requires_grad_(True)
+    mod_symbols = mod_symbols.detach().clone().requires_grad_(fit_modulation)
     log_scales = model.log_scales.detach().clone().requires_grad_(True)
     mod_log_scale = model.mod_log_scale.detach().clone().requires_grad_(True)
     optimiser = torch.optim.Adam(
         [
             {"params": symbols, "lr": schedule.lr_grid},
-            {"params": [mod_symbols], "lr": schedule.lr_mod},
+            *([{"params": [mod_symbols], "lr": schedule.lr_mod}] if fit_modulation else []),
             {"params": [log_scales, mod_log_scale], "lr": 0.05},
         ]
     )
@@ -190,7 +197,9 @@ def refine(
             group["lr"] = base * (0.05 + 0.95 * cosine)
         perturb = uniform_noise if fraction < schedule.noise_fraction else straight_through_round
         with torch.enable_grad():
-            j, mse, bits = objective(model, images, symbols, mod_symbols, perturb, log_scales, mod_log_scale)
+            j, mse, bits = objective(
+                model, images, symbols, mod_symbols, perturb, log_scales, mod_log_scale, fit_modulation
+            )
             optimiser.zero_grad(set_to_none=True)
             (j.sum() / images.n_pixels).backward()
         optimiser.step()

@@ -147,6 +147,8 @@ def train(
     torch.manual_seed(settings.seed)
     model = MetaModel(settings.model)
     optimiser = make_optimiser(model, settings.lr)
+    # Taken before a checkpoint's optimiser state, whose learning rates are already scaled by the schedule.
+    scheduler_base = [group["lr"] for group in optimiser.param_groups]
     rng = np.random.default_rng(settings.seed)
     start_step, elapsed = 0, 0.0
     if resume and checkpoint_path.exists():
@@ -158,7 +160,6 @@ def train(
         rng.bit_generator.state = state["numpy_rng"]
         torch.set_rng_state(state["torch_rng"].cpu())
         start_step, elapsed = state["step"], state["elapsed"]
-    scheduler_base = [group["lr"] for group in optimiser.param_groups]
     metrics = {"step": start_step, "seconds": elapsed}
     started = time.perf_counter() - elapsed
     with (out_dir / LOG_NAME).open("a") as log:

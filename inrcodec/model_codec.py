@@ -36,6 +36,9 @@ from inrcodec.metrics import psnr
 from inrcodec.quant import quantise, straight_through_round
 
 SEED = 0
+# Per-image modulation did not pay for its bits with base-v1 (BD-rate +0.2 % against V = V0 at the fast preset,
+# eval/results/meta_bench_summary.md), so files are grid-only by default; the format and models keep it.
+MODULATE = False
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,10 @@ def encode_with_model(
     refine_steps: int,
     progress: ProgressFn | None = None,
     analysis: Analysis | None = None,
-    modulate: bool = True,
+    modulate: bool = MODULATE,
 ) -> tuple[bytes, dict]:
     """-> (.inr bytes, stats measured by decoding them). `analysis` may be reused across rates; modulate=False
-    keeps V at V0 (rank 0 in the file) to measure what the modulation is worth."""
+    keeps V at V0 (rank 0 in the file, no modulation symbols)."""
     start = time.perf_counter()
     model = loaded.model
     analysis = analysis or analyse(rgb, model.config)
@@ -121,14 +124,13 @@ def encode_with_model(
         torch.manual_seed(SEED)
         symbols = predict(model, analysis.pyramid, level_steps(model, images.lams))
         mod = torch.zeros(1, model.config.mod_rank, model.config.n_inputs)
-        symbols, mod = meta_sgd(model, images, symbols, mod, meta_steps, progress)
-        if not modulate:
-            mod = torch.zeros_like(mod)
+        symbols, mod = meta_sgd(model, images, symbols, mod, meta_steps, progress, fit_modulation=modulate)
         if refine_steps:
-            symbols, mod, _ = refine(model, images, symbols, mod, RefineSchedule(refine_steps), progress, meta_steps)
-            if not modulate:
-                mod = torch.zeros_like(mod)
-        _, _, estimated_bits = objective(model, images, symbols, mod, straight_through_round)
+            schedule = RefineSchedule(refine_steps)
+            symbols, mod, _ = refine(model, images, symbols, mod, schedule, progress, meta_steps, modulate)
+        _, _, estimated_bits = objective(
+            model, images, symbols, mod, straight_through_round, fit_modulation=modulate
+        )
     grid_symbols = [quantise(s[0], 1.0) for s in symbols]
     mod_symbols = quantise(mod[0, :rank], 1.0)
     data = write_model_file(loaded, analysis, model.step_indices(lam), grid_symbols, mod_symbols)

@@ -283,11 +283,13 @@ def test_model_id_round_trip_and_refusal(encoded):
 
     inr = InrFile.from_bytes(encoded)
     inr.model_id, inr.model_sha256 = "meta-image-v1", bytes(range(32))
+    inr.modulation = {"rank": 0, "n_inputs": inr.field_config["n_levels"] * inr.field_config["n_features"], "table": 255}
     data = inr.to_bytes()
     parsed = InrFile.from_bytes(data)
     assert (parsed.model_id, parsed.model_sha256) == ("meta-image-v1", bytes(range(32)))
+    assert parsed.version == (1, 1) and parsed.layers == [] and parsed.modulation == inr.modulation
     assert parsed.to_bytes() == data
-    with pytest.raises(InrCodecError, match="meta-image-v1"):
+    with pytest.raises(InrCodecError, match="needs model 'meta-image-v1'.*not installed"):
         decode_bytes(data)
     # HEAD whose model part has the wrong length
     _, sections = read_container(data, KNOWN_TAGS)

@@ -15,7 +15,7 @@ from inrcodec.metrics import psnr
 from inrcodec.model_codec import analyse, encode_with_model, load_model
 
 
-def test_image(width=32, height=24, seed=0) -> np.ndarray:
+def make_image(width=32, height=24, seed=0) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
     noise = np.random.default_rng(seed).normal(0, 12, size=(height, width, 3))
     base = np.stack([x * 6, y * 8, 128 + 60 * np.sin(x / 3.0)], axis=-1)
@@ -24,7 +24,7 @@ def test_image(width=32, height=24, seed=0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def encoded():
-    rgb = test_image()
+    rgb = make_image()
     result = encode_image(rgb, quality=6, steps=14)
     return rgb, result
 
@@ -50,14 +50,14 @@ def test_encoding_is_reproducible(encoded):
 
 
 def test_more_quality_costs_more_bits():
-    rgb = test_image(seed=1)
+    rgb = make_image(seed=1)
     low, high = (encode_image(rgb, quality=q, steps=10).stats for q in (2, 7))
     assert high["bpp"] > low["bpp"] and high["psnr_rgb"] > low["psnr_rgb"]
 
 
 def test_without_modulation_the_file_has_rank_zero():
     loaded = load_model()
-    rgb = test_image(seed=2)
+    rgb = make_image(seed=2)
     data, stats = encode_with_model(rgb, loaded, 1e-3, 10, 0, modulate=False)
     inr = InrFile.from_bytes(data)
     assert inr.modulation["rank"] == 0
@@ -66,7 +66,7 @@ def test_without_modulation_the_file_has_rank_zero():
 
 def test_analysis_is_reusable_across_rates():
     loaded = load_model()
-    rgb = test_image(seed=3)
+    rgb = make_image(seed=3)
     analysis = analyse(rgb, loaded.model.config)
     shared = encode_with_model(rgb, loaded, 2e-3, 10, 0, analysis=analysis)[0]
     assert shared == encode_with_model(rgb, loaded, 2e-3, 10, 0)[0]
@@ -98,7 +98,7 @@ def test_decoding_with_another_model_of_the_same_id_is_refused(encoded, tmp_path
 
 def test_encoding_with_an_unknown_model_is_refused():
     with pytest.raises(InrCodecError, match="'no-such-model' is not installed"):
-        encode_image(test_image(), steps=2, model="no-such-model")
+        encode_image(make_image(), steps=2, model="no-such-model")
 
 
 def test_a_file_whose_config_differs_from_its_model_is_refused(encoded):

@@ -22,7 +22,7 @@ def power_law(scale: float = 0.05, slope: float = -0.45, calls: list | None = No
     return encode_at
 
 
-@pytest.mark.parametrize("target", [0.1, 0.5, 1.0, 2.5])
+@pytest.mark.parametrize("target", [0.2, 0.5, 1.0, 2.5])
 def test_reaches_the_target_within_tolerance(target):
     calls = []
     search = search_lambda(power_law(calls=calls), target, start_lambda=1.25e-3)

@@ -215,7 +215,7 @@ def _encode_vector(spec: dict) -> bytes:
     from inrcodec.field.mlp import MlpConfig
 
     config = None
-    if spec["config"] == "hashed":
+    if spec.get("config") == "hashed":
         config = FieldConfig(
             grid=GridConfig(n_levels=6, n_features=3, log2_hashmap_size=12),
             mlp=MlpConfig(n_hidden_layers=1, hidden_width=16),
