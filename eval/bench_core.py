@@ -29,6 +29,7 @@ import numpy as np
 import PIL
 from PIL import Image
 
+from inrcodec.hardware import cpu_name as cpu_model
 from inrcodec.metrics import bd_psnr, bd_rate, mse, psnr, psnr_from_mse
 
 JPEG = "jpeg-pillow-420"
@@ -105,17 +106,6 @@ def measure_inrcodec(image: str, rgb: np.ndarray, quality: int, preset: str) -> 
         "steps": int(result.stats["steps"]),
     })
     return row
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo where there is one (platform.processor() is often empty on Linux)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def inrcodec_version() -> str:

@@ -7,6 +7,7 @@ import platform
 
 
 def cpu_name() -> str:
+    """The CPU model name from /proc/cpuinfo where there is one (platform.processor() is often empty on Linux)."""
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
@@ -14,7 +15,7 @@ def cpu_name() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return platform.processor()
 
 
 def describe(device: str = "cpu") -> str:

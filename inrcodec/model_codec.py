@@ -21,6 +21,7 @@ from inrcodec.bitstream.image_file import InrFile
 from inrcodec.codec import (
     check_image_array,
     code_levels,
+    decode_bytes,
     decode_grid,
     deterministic_kernels,
     field_config_record,
@@ -30,7 +31,7 @@ from inrcodec.codec import (
 from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.fewstep import Images, ProgressFn, RefineSchedule, level_steps, meta_sgd, objective, predict, refine, render
 from inrcodec.field.grid import LevelGeometry, image_geometry, pixel_coords
-from inrcodec.field.inr import default_pixels_per_unit, to_uint8
+from inrcodec.field.inr import default_pixels_per_unit
 from inrcodec.metamodel import MetaConfig, MetaModel
 from inrcodec.metrics import psnr
 from inrcodec.quant import quantise, straight_through_round
@@ -52,27 +53,27 @@ class LoadedModel:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str, model_id: str, sha256: str) -> LoadedModel:
-    entry = next(e for e in models.list_models() if e.id == model_id)
-    tensors, metadata = models.load_model_tensors(entry)
+def _load(entry: models.ModelEntry) -> LoadedModel:
+    """Weights checked against the manifest's sha256; cached per entry (path, id and sha256)."""
+    tensors, _ = models.load_model_tensors(entry)
     try:
         config = MetaConfig.from_dict(entry.config)
         model = MetaModel.from_tensors(config, tensors)
     except (TypeError, ValueError, KeyError) as exc:
-        raise InrCodecError(f"model {model_id!r} does not fit this version of inrcodec ({exc})") from None
+        raise InrCodecError(f"model {entry.id!r} does not fit this version of inrcodec ({exc})") from None
     return LoadedModel(entry, model)
 
 
 def load_model(model_id: str | None = None) -> LoadedModel:
     """The installed model `model_id` (None: the default), weights checked against MANIFEST.json."""
     entry = models.resolve(model_id)
-    return _load(str(entry.path), entry.id, entry.sha256)
+    return _load(entry)
 
 
 def load_model_for_file(model_id: str, sha256: bytes) -> LoadedModel:
     """The model a file names; a one-line error if it is not installed or has another sha256."""
     entry = models.find_model(model_id, sha256)
-    return _load(str(entry.path), entry.id, entry.sha256)
+    return _load(entry)
 
 
 @dataclass
@@ -216,10 +217,4 @@ def decode_model_file(inr: InrFile, band_pixels: int = 1 << 20) -> torch.Tensor:
             bands.append(render(model, levels, xs, all_ys[top : top + band_rows], tables, mod)[0])
     return torch.cat(bands, dim=0).clamp(0.0, 1.0)
 
-
-def decode_bytes(data: bytes) -> np.ndarray:
-    """.inr bytes (any version) -> uint8 RGB [H, W, 3]."""
-    from inrcodec.codec import decode_to_tensor
-
-    return to_uint8(decode_to_tensor(data)).numpy()
 
