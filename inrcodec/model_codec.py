@@ -37,7 +37,7 @@ from inrcodec.metrics import psnr
 from inrcodec.quant import quantise, straight_through_round
 
 SEED = 0
-# Per-image modulation did not pay for its bits with base-v1 (BD-rate +0.2 % against V = V0 at the fast preset,
+# Per-image modulation did not pay for its bits with base-v1 (BD-rate +4.7 % against V = V0 at the fast preset,
 # eval/results/meta_bench_summary.md), so files are grid-only by default; the format and models keep it.
 MODULATE = False
 
