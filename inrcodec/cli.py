@@ -1,4 +1,4 @@
-"""The `inrcodec` command line: encode, decode, info and models. Thin: the work is in codec.py, media.py and models.py.
+"""The `inrcodec` command line: encode, decode, info, models, meta-train and rd-curve. Thin: the work is in codec.py, media.py and models.py.
 
 Importing this module stays cheap (no torch): the codec is imported inside the commands that need it.
 Every problem a user can cause ends as one line `error: ...` on stderr and exit status 1 (130 for Ctrl-C).
@@ -289,6 +289,129 @@ def meta_train(
         )
         weights = meta.export_model(model, out, name, card, default)
     typer.echo(f"{weights}: model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min)")
+
+
+@app.command("rd-curve")
+def rd_curve(
+    dataset: Annotated[str, typer.Option(help="'kodak' (named: found locally or downloaded) or a folder of images.")] = "kodak",
+    data_dir: Annotated[
+        Optional[Path],
+        typer.Option("--data-dir", help="Folder holding kodim01.png ... kodim24.png (default: $INRCODEC_DATA_DIR, "
+                     "then the user cache, downloading there when online)."),
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Results folder (default: rd-<dataset>); a rerun resumes it.")
+    ] = None,
+    preset: Annotated[
+        str, typer.Option(help="inrcodec preset(s), comma-separated: fast, medium (the encode default), slow.")
+    ] = DEFAULT_PRESET,
+    qualities: Annotated[str, typer.Option(help="inrcodec quality levels, comma-separated, 1..8.")] = "1,2,3,4,5,6,7,8",
+    model: Annotated[str, typer.Option(help="Model id, 'default', or 'none' (self-contained files).")] = DEFAULT_MODEL,
+    codecs: Annotated[
+        str, typer.Option(help="Live baselines, comma-separated: jpeg, webp, avif, jpeg2000; or 'none'.")
+    ] = "jpeg,webp,avif,jpeg2000",
+    images: Annotated[
+        Optional[str], typer.Option(help="Only these images (comma-separated names without extension).")
+    ] = None,
+    anchors: Annotated[bool, typer.Option("--anchors/--no-anchors", help="Compare with published curves (full Kodak set only).")] = True,
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes (images in parallel).")] = 1,
+    threads: Annotated[
+        Optional[int], typer.Option(min=1, help="torch threads per job (default: CPUs / jobs). Bytes depend on it.")
+    ] = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Discard this run's codecs' earlier results in --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+) -> None:
+    """Measure rate-distortion curves: inrcodec and live baselines on a dataset, BD-rates, and a plot.
+
+    Every bpp comes from encoded bytes and every PSNR / MS-SSIM from the decoded 8-bit image. Writes to --out,
+    per codec, <codec>.json (CompressAI schema with a meta block) and <codec>.csv (per image), and for the whole
+    folder bd_rates.md/.json and rd.png/.svg. Interrupted runs resume from what was measured.
+    """
+    with command_errors():
+        from inrcodec import rdcodecs, rdcurve, rdreport
+        from inrcodec.anchors import published_anchors
+        from inrcodec.datasets import resolve_dataset
+
+        presets = _choices(preset, [p.value for p in Preset], "preset")
+        levels = [_quality_level(text) for text in _choices(qualities, None, "quality")]
+        baselines = [] if codecs.strip().lower() == "none" else rdcodecs.baseline_codecs(_choices(codecs, None, "codec"))
+        chosen_model = None if model.lower() == "none" else model
+        if chosen_model is not None:
+            from inrcodec.models import resolve
+
+            resolve(None if chosen_model == DEFAULT_MODEL else chosen_model)
+        inr = [rdcodecs.inrcodec_codec(p, chosen_model) for p in presets]
+        data = resolve_dataset(dataset, data_dir, on_download=lambda url: typer.echo(f"downloaded {url}", err=True))
+        folder = out or Path(f"rd-{data.name}")
+        wanted = {c.name: c.qualities for c in baselines} | {c.name: tuple(levels) for c in inr}
+        subset = _choices(images, None, "image") if images else None
+        with rd_progress() as (on_start, on_row):
+            summaries = rdcurve.run(data, baselines + inr, folder, wanted, jobs=jobs, threads=threads, fresh=fresh,
+                                    command=rdcurve.command_line(), images=subset, on_start=on_start, on_row=on_row)
+        curves = rdreport.curves_in(folder, data.name)
+        if anchors and data.name == "kodak" and not subset:
+            curves += published_anchors("kodak")
+        rows = rdreport.bd_table(curves)
+        meta = next(iter(summaries.values()))["meta"] if summaries else {}
+        written = rdreport.write_bd_files(rows, folder, data.name, {k: meta.get(k) for k in ("command", "hardware", "threads", "date")})
+        if len([c for c in curves if len(c.bpp) >= 2]) and any(c.kind == "inrcodec" for c in curves):
+            written += rdreport.plot(curves, folder, f"{data.name}: {len(subset or data.images)} images")
+    if as_json:
+        print_json({"out": str(folder), "dataset": data.name, "images": len(subset or data.images),
+                    "curves": {name: s["results"] for name, s in summaries.items()}, "bd_rates": rows})
+        return
+    from rich.console import Console
+
+    Console().print(rdreport.rich_table(rows, data.name))
+    typer.echo(f"results in {folder}: " + ", ".join(p.name for p in written))
+
+
+def _choices(text: str, allowed: list[str] | None, what: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise InrCodecError(f"no {what} given")
+    if allowed is not None:
+        for item in items:
+            if item not in allowed:
+                raise InrCodecError(f"unknown {what} {item!r}; choose from {', '.join(allowed)}")
+    return list(dict.fromkeys(items))
+
+
+def _quality_level(text: str) -> int:
+    if not text.isdigit() or int(text) not in QUALITY_LAMBDAS:
+        raise InrCodecError(f"quality {text!r} is not one of {', '.join(map(str, QUALITY_LAMBDAS))}")
+    return int(text)
+
+
+@contextmanager
+def rd_progress() -> Iterator[tuple[Callable, Callable]]:
+    """One progress bar per codec with ETA on a terminal; otherwise one line per measurement (for logs)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
+        TimeRemainingColumn(), console=console, disable=not console.is_terminal,
+    )
+    tasks: dict[str, int] = {}
+
+    def on_start(counts: dict[str, tuple[int, int]]) -> None:
+        for name, (done, total) in counts.items():
+            tasks[name] = progress.add_task(name, total=total, completed=done, last="")
+            if not console.is_terminal and done:
+                typer.echo(f"{name}: {done}/{total} already measured (resuming)", err=True)
+
+    def on_row(name: str, row: dict) -> None:
+        text = f"{row['image']} q={row['quality']:g}: {row['bpp']:.3f} bpp, {row['psnr_rgb']:.2f} dB"
+        progress.update(tasks[name], advance=1, last=text)
+        if not console.is_terminal:
+            task = progress.tasks[tasks[name]]
+            typer.echo(f"{name} [{task.completed:.0f}/{task.total:.0f}] {text}, encode {row['encoding_time']:.3f} s, "
+                       f"decode {row['decoding_time']:.3f} s", err=True)
+
+    with progress:
+        yield on_start, on_row
 
 
 @contextmanager
