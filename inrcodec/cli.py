@@ -325,7 +325,7 @@ def rd_curve(
 
     Every bpp comes from encoded bytes and every PSNR / MS-SSIM from the decoded 8-bit image. Writes to --out,
     per codec, <codec>.json (CompressAI schema with a meta block) and <codec>.csv (per image), and for the whole
-    folder bd_rates.md/.json and rd.png/.svg. Interrupted runs resume from what was measured.
+    folder bd_rates.md/.json, curves.md and rd.png/.svg. Interrupted runs resume from what was measured.
     """
     with command_errors():
         from inrcodec import rdcodecs, rdcurve, rdreport

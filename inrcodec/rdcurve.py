@@ -111,14 +111,20 @@ class CodecStore:
         self.folder, self.codec, self.meta = folder, codec, meta
         self.csv_path, self.json_path = folder / f"{codec.name}.csv", folder / f"{codec.name}.json"
         self.rows: dict[tuple[str, str], dict] = {}
+        self.earlier_runs: list[dict] = []
         if fresh:
             for path in (self.csv_path, self.json_path):
                 path.unlink(missing_ok=True)
         elif self.csv_path.exists():
-            self._check_resumable()
+            previous = self._check_resumable()
             self.rows = {(row["image"], _key(row["quality"])): row for row in read_rows(self.csv_path)}
+            # Files written before runs were recorded name only their first command; it measured every row.
+            self.earlier_runs = previous.get("runs") or [
+                {"command": previous.get("command"), "date": previous.get("date"), "rows_measured": len(self.rows)}]
+        self.measured = 0
 
-    def _check_resumable(self) -> None:
+    def _check_resumable(self) -> dict:
+        """The previous meta block, if its config and dataset are this run's; else InrCodecError."""
         try:
             previous = json.loads(self.json_path.read_text())["meta"]
         except (OSError, ValueError, KeyError, TypeError):
@@ -134,6 +140,7 @@ class CodecStore:
                     f"{self.csv_path} was measured with another {key} ({_difference(old, new)}); "
                     "use another --out or pass --fresh to measure again"
                 )
+        return previous
 
     def has(self, image: str, quality) -> bool:
         return (image, _key(quality)) in self.rows
@@ -141,6 +148,7 @@ class CodecStore:
     def add(self, row: dict) -> None:
         """Keep a row and append it to the CSV at once, so an interrupted run loses at most the running tasks."""
         self.rows[(row["image"], _key(row["quality"]))] = row
+        self.measured += 1
         new = not self.csv_path.exists() or self.csv_path.stat().st_size == 0
         with open(self.csv_path, "a", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=CSV_FIELDS)
@@ -149,7 +157,11 @@ class CodecStore:
             writer.writerow(_csv_row(row))
 
     def finish(self, images: list[str], description: str) -> dict:
-        """Rewrite the CSV in (image, quality) order and write the summary JSON; return the summary."""
+        """Rewrite the CSV in (image, quality) order and write the summary JSON; return the summary.
+
+        The meta block gains images_averaged and runs: every run that measured rows here (command, date, count),
+        since a resumed folder holds rows from more than one command.
+        """
         rows = sorted(self.rows.values(), key=lambda row: (images.index(row["image"]) if row["image"] in images
                                                            else len(images), float(row["quality"])))
         buffer = _StringWriter()
@@ -157,7 +169,10 @@ class CodecStore:
         writer.writeheader()
         writer.writerows(_csv_row(row) for row in rows)
         atomic_write_bytes(self.csv_path, buffer.text().encode())
-        summary = {"name": self.codec.name, "description": description, "meta": self.meta,
+        this_run = {"command": self.meta["command"], "date": self.meta["date"], "rows_measured": self.measured}
+        meta = {**self.meta, "images_averaged": len(images),
+                "runs": self.earlier_runs + ([this_run] if self.measured or not self.earlier_runs else [])}
+        summary = {"name": self.codec.name, "description": description, "meta": meta,
                    "results": summarise(rows, images, self.codec.qualities)}
         atomic_write_bytes(self.json_path, (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode())
         return summary

@@ -1,4 +1,5 @@
-"""Reports of an rd-curve run: BD-rate table (rich, Markdown, JSON) and the RD plot (PNG and SVG).
+"""Reports of an rd-curve run: BD-rate table (rich, Markdown, JSON), inrcodec's points (Markdown) and the RD plot
+(PNG and SVG).
 
 BD-rates follow DESIGN.md's protocol (metrics.bd_rate: pchip of log-rate against PSNR over the overlapping PSNR
 range); each inrcodec curve is compared with each live baseline and each published anchor.
@@ -14,6 +15,7 @@ from .media import atomic_write_bytes
 from .metrics import bd_psnr, bd_rate
 
 BD_STEM = "bd_rates"
+POINTS_STEM = "curves"
 PLOT_STEM = "rd"
 
 
@@ -84,11 +86,36 @@ def markdown(rows: list[dict], dataset: str) -> str:
 
 
 def write_bd_files(rows: list[dict], folder: Path, dataset: str, meta: dict) -> list[Path]:
-    """bd_rates.md and bd_rates.json in folder."""
-    md, js = folder / f"{BD_STEM}.md", folder / f"{BD_STEM}.json"
+    """bd_rates.md, bd_rates.json and curves.md in folder."""
+    md, js, points = folder / f"{BD_STEM}.md", folder / f"{BD_STEM}.json", folder / f"{POINTS_STEM}.md"
     atomic_write_bytes(md, markdown(rows, dataset).encode())
     atomic_write_bytes(js, (json.dumps({"dataset": dataset, "meta": meta, "rows": rows}, indent=2) + "\n").encode())
-    return [md, js]
+    atomic_write_bytes(points, points_markdown(folder, dataset).encode())
+    return [md, js, points]
+
+
+def points_markdown(folder: Path, dataset: str) -> str:
+    """The inrcodec curves of folder point by point: bpp, PSNR, MS-SSIM and times per quality level."""
+    lines = [f"inrcodec on {dataset}: means over images per quality level (bpp from the files, PSNR-RGB and "
+             "MS-SSIM from the decoded 8-bit images, wall seconds per image).", ""]
+    for curve in curves_in(folder, dataset):
+        if curve.kind != "inrcodec":
+            continue
+        results = json.loads((folder / f"{curve.name}.json").read_text())["results"]
+        meta = curve.meta
+        model = (meta.get("config") or {}).get("model")
+        model_text = f"model {model['id']} (sha256 {model['sha256'][:12]}...)" if model else "no model"
+        lines += [f"### {curve.label}", "", f"{meta.get('hardware')}, {meta.get('threads')} threads; {model_text}", "",
+                  "| quality | bpp | PSNR-RGB (dB) | PSNR of mean MSE (dB) | MS-SSIM | encode (s) | decode (s) |",
+                  "|---|---|---|---|---|---|---|"]
+        for i, quality in enumerate(results["quality"]):
+            ssim = results["ms-ssim-rgb"][i]
+            lines.append(
+                f"| {quality} | {results['bpp'][i]:.4f} | {results['psnr-rgb'][i]:.2f} | "
+                f"{results['psnr-rgb-of-mean-mse'][i]:.2f} | {'n/a' if ssim is None else f'{ssim:.4f}'} | "
+                f"{results['encoding_time'][i]:.2f} | {results['decoding_time'][i]:.3f} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def rich_table(rows: list[dict], dataset: str):

@@ -44,6 +44,7 @@ def test_tiny_run_writes_results_report_and_plot_and_resumes(images, tmp_path):
     meta = json.loads((out / "inrcodec-fast.json").read_text())["meta"]
     assert meta["command"].startswith("inrcodec") or "rd-curve" in meta["command"]
     assert meta["config"]["preset"] == "fast" and meta["hardware"] and meta["date"]
+    assert meta["images_averaged"] == 2
 
     again = invoke(*args)
     assert again.exit_code == 0, again.output

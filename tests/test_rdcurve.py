@@ -99,6 +99,7 @@ def test_run_writes_csv_and_compressai_json_then_resumes_without_measuring(datas
     second = rdcurve.run(dataset, codecs, out, qualities, command="test", on_row=lambda n, r: again.append(n))
     assert again == []
     assert second["jpeg"]["results"] == jpeg["results"]
+    assert [run["rows_measured"] for run in second["jpeg"]["meta"]["runs"]] == [6]
 
 
 def test_an_interrupted_append_is_dropped_and_measured_again(dataset, tmp_path):
@@ -111,6 +112,8 @@ def test_an_interrupted_append_is_dropped_and_measured_again(dataset, tmp_path):
     rdcurve.run(dataset, [rdcodecs.BASELINES["jpeg"]], out, qualities, on_row=lambda n, r: measured.append(r))
     assert [(r["image"], r["quality"]) for r in measured] == [("beta", 70)]
     assert len(rdcurve.read_rows(out / "jpeg.csv")) == 4
+    runs = json.loads((out / "jpeg.json").read_text())["meta"]["runs"]
+    assert [run["rows_measured"] for run in runs] == [4, 1]
 
 
 def test_resume_refuses_results_of_another_configuration(dataset, tmp_path):
@@ -175,6 +178,7 @@ def test_report_files_from_a_run_folder(dataset, tmp_path):
     assert rdreport.curves_in(out, "another-dataset") == []
     paths = rdreport.write_bd_files(rdreport.bd_table(curves), out, dataset.name, {}) + rdreport.plot(
         curves, out, "test")
-    assert {p.name for p in paths} == {"bd_rates.md", "bd_rates.json", "rd.png", "rd.svg"}
+    assert {p.name for p in paths} == {"bd_rates.md", "bd_rates.json", "curves.md", "rd.png", "rd.svg"}
+    assert "| 4 |" in (out / "curves.md").read_text()
     assert (out / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "bd_rates.json").read_text())["rows"][0]["reference"] == "jpeg"
