@@ -313,7 +313,9 @@ def rd_curve(
     images: Annotated[
         Optional[str], typer.Option(help="Only these images (comma-separated names without extension).")
     ] = None,
-    anchors: Annotated[bool, typer.Option("--anchors/--no-anchors", help="Compare with published curves (full Kodak set only).")] = True,
+    anchors: Annotated[
+        bool, typer.Option("--anchors/--no-anchors", help="Compare with published curves (full Kodak set only).")
+    ] = True,
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes (images in parallel).")] = 1,
     threads: Annotated[
         Optional[int], typer.Option(min=1, help="torch threads per job (default: CPUs / jobs). Bytes depend on it.")
@@ -353,8 +355,9 @@ def rd_curve(
             curves += published_anchors("kodak")
         rows = rdreport.bd_table(curves)
         meta = next(iter(summaries.values()))["meta"] if summaries else {}
-        written = rdreport.write_bd_files(rows, folder, data.name, {k: meta.get(k) for k in ("command", "hardware", "threads", "date")})
-        if len([c for c in curves if len(c.bpp) >= 2]) and any(c.kind == "inrcodec" for c in curves):
+        run_facts = {key: meta.get(key) for key in ("command", "hardware", "threads", "date")}
+        written = rdreport.write_bd_files(rows, folder, data.name, run_facts)
+        if any(c.kind == "inrcodec" for c in curves):  # curves_in keeps only curves of 2 points or more
             written += rdreport.plot(curves, folder, f"{data.name}: {len(subset or data.images)} images")
     if as_json:
         print_json({"out": str(folder), "dataset": data.name, "images": len(subset or data.images),
