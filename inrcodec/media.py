@@ -169,14 +169,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def _new_file_mode(path: Path) -> int:
-    """Permissions for the file: those of the file it replaces, else 0666 minus the umask."""
+def _new_file_mode(path: Path, full: int = 0o666) -> int:
+    """Permissions for a new file (or, with full=0o777, a folder): those of the one it replaces, else full minus
+    the umask."""
     try:
         return path.stat().st_mode & 0o7777
     except OSError:
         umask = os.umask(0)
         os.umask(umask)
-        return 0o666 & ~umask
+        return full & ~umask
 
 
 def _remove_quietly(name: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import platform
@@ -164,11 +165,11 @@ class CodecStore:
         """
         rows = sorted(self.rows.values(), key=lambda row: (images.index(row["image"]) if row["image"] in images
                                                            else len(images), float(row["quality"])))
-        buffer = _StringWriter()
+        buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(_csv_row(row) for row in rows)
-        atomic_write_bytes(self.csv_path, buffer.text().encode())
+        atomic_write_bytes(self.csv_path, buffer.getvalue().encode())
         this_run = {"command": self.meta["command"], "date": self.meta["date"], "rows_measured": self.measured}
         meta = {**self.meta, "images_averaged": len(images),
                 "runs": self.earlier_runs + ([this_run] if self.measured or not self.earlier_runs else [])}
@@ -182,17 +183,6 @@ class CodecStore:
         if not self.json_path.exists() or not self.rows:
             summary = {"name": self.codec.name, "description": description, "meta": self.meta, "results": {}}
             atomic_write_bytes(self.json_path, (json.dumps(summary, indent=2) + "\n").encode())
-
-
-class _StringWriter:
-    def __init__(self):
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> None:
-        self.parts.append(text)
-
-    def text(self) -> str:
-        return "".join(self.parts)
 
 
 def _key(quality) -> str:

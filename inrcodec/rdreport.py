@@ -8,6 +8,7 @@ range); each inrcodec curve is compared with each live baseline and each publish
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from .anchors import Curve, load_curve
@@ -150,8 +151,6 @@ def plot(curves: list[Curve], folder: Path, title: str) -> list[Path]:
         label = curve.label + (" (published)" if curve.kind == "published" else "")
         axes[0][0].plot(curve.bpp, curve.psnr, label=label, **style)
         if with_ssim and curve.ms_ssim is not None:
-            import math
-
             axes[0][1].plot(curve.bpp, [-10 * math.log10(max(1 - s, 1e-12)) for s in curve.ms_ssim],
                             label=label, **style)
     panels = [(axes[0][0], "PSNR-RGB (dB)")] + ([(axes[0][1], "MS-SSIM (dB, -10 log10(1 - MS-SSIM))")]

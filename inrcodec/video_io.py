@@ -506,7 +506,7 @@ def _write_frame_folder(path: Path, frames: Iterable[np.ndarray], size: tuple[in
                 file.flush()
                 os.fsync(file.fileno())
             count += 1
-        os.chmod(temp_dir, _new_folder_mode(path))  # mkdtemp creates 0700
+        os.chmod(temp_dir, _new_file_mode(path, 0o777))  # mkdtemp creates 0700
         if path.is_dir():
             os.rmdir(path)  # the empty folder checked before; rename cannot replace a folder on every system
         os.rename(temp_dir, path)
@@ -514,16 +514,6 @@ def _write_frame_folder(path: Path, frames: Iterable[np.ndarray], size: tuple[in
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise
     return count
-
-
-def _new_folder_mode(path: Path) -> int:
-    """Permissions for the frame folder: those of the empty folder it replaces, else 0777 minus the umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o777 & ~umask
 
 
 def _av_reason(exc: BaseException) -> str:

@@ -2,14 +2,13 @@
 user's mistakes, each ending in one `error:` line."""
 
 import json
-import urllib.error
 
 import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from inrcodec import cli, datasets
+from inrcodec import cli
 
 runner = CliRunner()
 
@@ -78,14 +77,7 @@ def test_missing_dataset_folder(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_kodak_offline_without_a_copy_says_how_to_point_at_one(tmp_path, monkeypatch):
-    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(datasets, "cache_dir", lambda: tmp_path / "cache")
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("Temporary failure in name resolution")
-
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", offline)
+def test_kodak_offline_without_a_copy_says_how_to_point_at_one(tmp_path, offline_datasets):
     result = invoke("--dataset", "kodak", "--out", tmp_path / "out")
     assert result.exit_code == 1
     line = result.stderr.strip()

@@ -2,7 +2,6 @@
 hash (served from the local copy, never from the network); the offline error; folders of images."""
 
 import io
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,8 @@ needs_kodak = pytest.mark.skipif(not SHARED_KODAK.is_dir(), reason="../shared/da
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    """No user environment or cache leaks in; no test may touch the network unless it serves the bytes."""
-    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
-    monkeypatch.setattr(datasets, "cache_dir", lambda: tmp_path / "cache")
-
-    def no_network(*args, **kwargs):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", no_network)
+def isolated(offline_datasets):
+    """Every test here runs offline, without the user's environment or cache (conftest.offline_datasets)."""
 
 
 @needs_kodak
