@@ -17,8 +17,16 @@ from typing import Annotated, Callable, Iterator, Optional
 import typer
 
 import inrcodec
+from inrcodec.cli_video import (
+    decode_clip,
+    describe_video,
+    echo_encoded,
+    encode_clip,
+    is_video_input,
+    print_video_header,
+)
 from inrcodec.errors import InrCodecError
-from inrcodec.presets import DEFAULT_MODEL, DEFAULT_PRESET, DEFAULT_QUALITY, MODEL_PRESET_STEPS, PRESET_STEPS, QUALITY_LAMBDAS
+from inrcodec.presets import DEFAULT_GOP, DEFAULT_MODEL, DEFAULT_PRESET, DEFAULT_QUALITY, MODEL_PRESET_STEPS, PRESET_STEPS, QUALITY_LAMBDAS
 from inrcodec.media import (
     atomic_write_bytes,
     check_output_path,
@@ -85,7 +93,12 @@ def root(
 @app.command()
 def encode(
     input_path: Annotated[
-        Path, typer.Argument(metavar="INPUT", help="Image to encode (PNG, JPEG, ...; 8-bit RGB or grey).")
+        Path,
+        typer.Argument(
+            metavar="INPUT",
+            help="Image to encode (PNG, JPEG, ...; 8-bit RGB or grey), or a clip: .y4m, .mp4/.mkv/.mov/.avi/.webm, "
+            "or a folder of frames in name order.",
+        ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .inr file to write.")],
     quality: Annotated[int, typer.Option("--quality", "-q", min=1, max=8, help=_quality_help())] = DEFAULT_QUALITY,
@@ -106,15 +119,35 @@ def encode(
             "a few full encodes, so it costs several times one encode.",
         ),
     ] = None,
+    gop: Annotated[
+        int,
+        typer.Option(
+            "--gop",
+            min=1,
+            max=1024,
+            help="Video only: frames per group. A group's first frame is coded whole, the others as residuals; "
+            "longer groups cost fewer bits, shorter ones decode a single frame faster.",
+        ),
+    ] = DEFAULT_GOP,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUTPUT if it exists.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Encode an image to a .inr file.
+    """Encode an image or a clip to a .inr file.
 
-    Bytes, bpp and PSNR are measured by decoding the file just written. Progress goes to stderr.
+    Bytes, bpp and PSNR are measured by decoding the file just written (for a clip: mean PSNR over frames,
+    bpp over all frames' pixels). Progress goes to stderr. For a clip, --steps sets the fit steps of each frame
+    after a group's first.
     """
     with command_errors():
         check_output_path(output, force, input_path)
+        if is_video_input(input_path):
+            if target_bpp is not None:
+                raise InrCodecError("--target-bpp is for images only")
+            stats = encode_clip(input_path, quality, preset.value, model, gop, steps)
+            atomic_write_bytes(output, stats.pop("data"))
+            stats = {**stats, "input": str(input_path), "output": str(output)}
+            print_json(stats) if json_output else echo_encoded(output, stats)
+            return
         rgb = read_image(input_path)
         from inrcodec.codec import encode_image, encode_to_bpp
 
@@ -160,15 +193,50 @@ def report_trial(trial: dict) -> None:
 @app.command()
 def decode(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="The .inr file to decode.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Image to write; format from the extension (.png).")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Image to write, format from the extension (.png). For a clip: .mkv (FFV1, lossless RGB), .mp4 "
+            "(lossless H.264 RGB), .y4m (4:4:4, BT.601 limited) or a path without extension = a folder of PNG "
+            "frames; with --frame, an image.",
+        ),
+    ],
+    frame: Annotated[
+        Optional[int],
+        typer.Option(
+            "--frame", min=0, help="Clips only: decode just this frame (counting from 0) to an image, without "
+            "rendering the others."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUTPUT if it exists.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Decode a .inr file to an 8-bit RGB image."""
+    """Decode a .inr file to an 8-bit RGB image, or a clip to a video, a folder of frames or one frame."""
     with command_errors():
+        data = read_bytes(input_path)
+        from inrcodec.bitstream.video_file import is_video
+
+        if naming_file(input_path, is_video, data):
+            if frame is not None or output.suffix:
+                check_output_path(output, force, input_path)
+            if frame is not None:
+                image_format_for_path(output)
+            stats = naming_file(input_path, decode_clip, data, output, frame)
+            stats = {"input": str(input_path), **stats}
+            if json_output:
+                print_json(stats)
+            else:
+                typer.echo(
+                    f"{output}: {stats['frames_written']} frame(s) of {stats['width']}x{stats['height']} from "
+                    f"{stats['bytes']} bytes ({stats['bpp']:.4f} bpp), {stats['decode_seconds']:.2f} s"
+                )
+            return
+        if frame is not None:
+            raise InrCodecError(f"{str(input_path)!r} is an image file; --frame is for clips")
         check_output_path(output, force, input_path)
         image_format_for_path(output)  # an unknown extension should fail before the decode, not after
-        data = read_bytes(input_path)
         from inrcodec.codec import decode_bytes
 
         start = time.perf_counter()
@@ -202,7 +270,12 @@ def info(
     with command_errors():
         data = read_bytes(input_path)
         from inrcodec.bitstream.image_file import InrFile
+        from inrcodec.bitstream.video_file import is_video
 
+        if naming_file(input_path, is_video, data):
+            header = naming_file(input_path, describe_video, data)
+            print_json(header) if json_output else print_video_header(header)
+            return
         header = describe_file(naming_file(input_path, InrFile.from_bytes, data), data, input_path)
     if json_output:
         print_json(header)
@@ -293,7 +366,16 @@ def meta_train(
 
 @app.command("rd-curve")
 def rd_curve(
-    dataset: Annotated[str, typer.Option(help="'kodak' (named: found locally or downloaded) or a folder of images.")] = "kodak",
+    dataset: Annotated[
+        Optional[str],
+        typer.Option(help="'kodak' (the default; found locally or downloaded) or a folder of images."),
+    ] = None,
+    video: Annotated[
+        Optional[Path],
+        typer.Option("--video", help="Measure video codecs on this clip instead of a dataset: a frame folder, .y4m, "
+                     ".mp4, .mkv, ... (codecs inrcodec, inrcodec-image, x264, x265; default --out "
+                     "eval/results/video/<clip name>)."),
+    ] = None,
     data_dir: Annotated[
         Optional[Path],
         typer.Option("--data-dir", help="Folder holding kodim01.png ... kodim24.png (default: $INRCODEC_DATA_DIR, "
@@ -303,13 +385,23 @@ def rd_curve(
         Optional[Path], typer.Option("--out", help="Results folder (default: rd-<dataset>); a rerun resumes it.")
     ] = None,
     preset: Annotated[
-        str, typer.Option(help="inrcodec preset(s), comma-separated: fast, medium (the encode default), slow.")
+        str, typer.Option(help="inrcodec preset(s), comma-separated: fast, medium (the encode default), slow; "
+                          "one with --video.")
     ] = DEFAULT_PRESET,
-    qualities: Annotated[str, typer.Option(help="inrcodec quality levels, comma-separated, 1..8.")] = "1,2,3,4,5,6,7,8",
+    image_preset: Annotated[
+        Optional[str], typer.Option("--image-preset", help="With --video: inrcodec-image's preset (default: --preset).")
+    ] = None,
+    qualities: Annotated[
+        Optional[str],
+        typer.Option("--qualities", "--quality",
+                     help="inrcodec quality levels, comma-separated, 1..8 (default: all; 1,3,5,7 with --video)."),
+    ] = None,
     model: Annotated[str, typer.Option(help="Model id, 'default', or 'none' (self-contained files).")] = DEFAULT_MODEL,
     codecs: Annotated[
-        str, typer.Option(help="Live baselines, comma-separated: jpeg, webp, avif, jpeg2000; or 'none'.")
-    ] = "jpeg,webp,avif,jpeg2000",
+        Optional[str],
+        typer.Option(help="Live baselines, comma-separated: jpeg, webp, avif, jpeg2000 (the default); or 'none'. "
+                     "With --video: inrcodec, inrcodec-image, x264, x265 (default: all four)."),
+    ] = None,
     images: Annotated[
         Optional[str], typer.Option(help="Only these images (comma-separated names without extension).")
     ] = None,
@@ -328,7 +420,20 @@ def rd_curve(
     Every bpp comes from encoded bytes and every PSNR / MS-SSIM from the decoded 8-bit image. Writes to --out,
     per codec, <codec>.json (CompressAI schema with a meta block) and <codec>.csv (per image), and for the whole
     folder bd_rates.md/.json, curves.md and rd.png/.svg. Interrupted runs resume from what was measured.
+
+    With --video PATH: inrcodec's video codec, its image codec frame by frame, x264 and x265 (CRF sweep, preset
+    medium, yuv420p) on one clip; PSNR-RGB and PSNR-YUV (BT.601 limited, 4:2:0, 6:1:1) averaged over frames.
     """
+    if video is not None:
+        with command_errors():
+            if dataset is not None or data_dir is not None or images is not None or jobs > 1:
+                raise InrCodecError("--video measures one clip: it cannot be combined with --dataset, --data-dir, "
+                                    "--images or --jobs")
+        rd_curve_video(video, out, preset, image_preset, qualities, model, codecs, threads, fresh, as_json)
+        return
+    dataset = dataset or "kodak"
+    codecs = codecs or "jpeg,webp,avif,jpeg2000"
+    qualities = qualities or ",".join(map(str, QUALITY_LAMBDAS))
     with command_errors():
         from inrcodec import rdcodecs, rdcurve, rdreport
         from inrcodec.anchors import published_anchors
@@ -369,6 +474,39 @@ def rd_curve(
     typer.echo(f"results in {folder}: " + ", ".join(p.name for p in written))
 
 
+def rd_curve_video(video: Path, out: Path | None, preset: str, image_preset: str | None, qualities: str | None,
+                   model: str, codecs: str | None, threads: int | None, fresh: bool, as_json: bool) -> None:
+    """`rd-curve --video`: measure the video codecs on one clip, then BD-rates and the plot (rdvideo.py)."""
+    from inrcodec import rdcurve, rdvideo, rdvideoresults
+
+    with command_errors():
+        presets = [_choices(text, [p.value for p in Preset], "preset") for text in (preset, image_preset or preset)]
+        if any(len(chosen) > 1 for chosen in presets):
+            raise InrCodecError("--video takes one --preset (and one --image-preset)")
+        levels = [_quality_level(text) for text in _choices(qualities or ",".join(map(str, rdvideo.DEFAULT_QUALITIES)),
+                                                            None, "quality")]
+        names = _choices(codecs or ",".join(rdvideoresults.CODEC_NAMES), None, "codec")
+        chosen_model = None if model.lower() == "none" else model
+        chosen = rdvideo.video_codecs(names, levels, presets[0][0], presets[1][0], chosen_model)
+        clip = rdvideo.open_clip(video)
+        folder = out or rdvideo.default_out(clip)
+        with rd_progress(rdvideo.row_text) as (on_start, on_row):
+            summaries = rdvideo.run(clip, chosen, folder, threads=threads, fresh=fresh,
+                                    command=rdcurve.command_line(), on_start=on_start, on_row=on_row)
+        meta = next(iter(summaries.values()))["meta"]
+        facts = {key: meta.get(key) for key in ("command", "hardware", "date", "clip_path", "fps")}
+        rows, written = rdvideoresults.report(folder, clip, facts)
+    if as_json:
+        print_json({"out": str(folder), "clip": str(video), "frames": clip.frames, "width": clip.width,
+                    "height": clip.height, "curves": {name: s["results"] for name, s in summaries.items()},
+                    "bd_rates": rows})
+        return
+    from rich.console import Console
+
+    Console().print(rdvideoresults.rich_table(rows, clip))
+    typer.echo(f"results in {folder}: " + ", ".join(p.name for p in written))
+
+
 def _choices(text: str, allowed: list[str] | None, what: str) -> list[str]:
     items = [item.strip() for item in text.split(",") if item.strip()]
     if not items:
@@ -387,8 +525,10 @@ def _quality_level(text: str) -> int:
 
 
 @contextmanager
-def rd_progress() -> Iterator[tuple[Callable, Callable]]:
-    """One progress bar per codec with ETA on a terminal; otherwise one line per measurement (for logs)."""
+def rd_progress(describe_row: Callable[[dict], str] | None = None) -> Iterator[tuple[Callable, Callable]]:
+    """One progress bar per codec with ETA on a terminal; otherwise one line per measurement (for logs).
+
+    describe_row: a measured row as text (default: image, quality, bpp and PSNR of a dataset row)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -406,7 +546,8 @@ def rd_progress() -> Iterator[tuple[Callable, Callable]]:
                 typer.echo(f"{name}: {done}/{total} already measured (resuming)", err=True)
 
     def on_row(name: str, row: dict) -> None:
-        text = f"{row['image']} q={row['quality']:g}: {row['bpp']:.3f} bpp, {row['psnr_rgb']:.2f} dB"
+        text = describe_row(row) if describe_row else (
+            f"{row['image']} q={row['quality']:g}: {row['bpp']:.3f} bpp, {row['psnr_rgb']:.2f} dB")
         progress.update(tasks[name], advance=1, last=text)
         if not console.is_terminal:
             task = progress.tasks[tasks[name]]

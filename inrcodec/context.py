@@ -69,3 +69,33 @@ def decode_plane(decode, height: int, width: int, parent: np.ndarray | None) -> 
             if count:
                 plane[y, mask] = decode(count, context)
     return plane
+
+
+def inter_context_map(parent: np.ndarray | None, previous: np.ndarray | None, height: int, width: int) -> np.ndarray:
+    """Contexts of a video residual plane [height, width], known before any of its symbols is decoded:
+        min(|previous[y, x]|, 2) + 3 * (parent[y, x] != 0)
+    where previous is the same plane's residual in the frame before (None: zeros) and parent as above (the
+    coarser level's residual of this frame). A plane is then coded context by context in raster order, which
+    decodes in N_CONTEXTS calls instead of one call per row and context."""
+    temporal = np.zeros((height, width), dtype=np.int64)
+    if previous is not None:
+        temporal = np.minimum(np.abs(previous.astype(np.int64)), 2)
+    return temporal + 3 * parent_nonzero(parent, height, width).astype(np.int64)
+
+
+def inter_plane_chunks(plane: np.ndarray, parent: np.ndarray | None, previous: np.ndarray | None) -> list[tuple[np.ndarray, int]]:
+    """The coding order of a residual plane: one (symbols, context) chunk per non-empty context, ascending."""
+    contexts = inter_context_map(parent, previous, *plane.shape)
+    return [(plane[contexts == c], c) for c in range(N_CONTEXTS) if (contexts == c).any()]
+
+
+def decode_inter_plane(decode, height: int, width: int, parent: np.ndarray | None, previous: np.ndarray | None) -> np.ndarray:
+    """Inverse of `inter_plane_chunks`. decode(count, context) -> int32 [count]."""
+    plane = np.zeros((height, width), dtype=np.int32)
+    contexts = inter_context_map(parent, previous, height, width)
+    for context in range(N_CONTEXTS):
+        mask = contexts == context
+        count = int(mask.sum())
+        if count:
+            plane[mask] = decode(count, context)
+    return plane

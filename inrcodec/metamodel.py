@@ -9,6 +9,8 @@ Encoder only (a decoder never reads them):
   log_lr_grid  [L], log_lr_mod []: Meta-SGD step sizes of the encoder's first, meta-learned steps
   log_scales   [L, F, N_CONTEXTS], mod_log_scale []: the rate model's starting Laplace scales
   predictor    per level a 3x3 convolution (no bias) from the image's YCbCr pyramid coefficients to grid features
+  residual_log_lr_grid [L], residual_log_scales [L, F, N_CONTEXTS]: a video model's Meta-SGD step sizes and
+               starting rate-model scales for the residual of a frame from the frame before
 
 Grid values are held in quantisation steps (integers once coded); a level's features are step_l * symbols_l.
 A constant initial grid would fold into the first layer's bias, so the grid starts from the predictor's output.
@@ -46,6 +48,7 @@ class MetaConfig:
     mlp_hidden_width: int = 16
     mod_rank: int = 2
     meta_steps: int = 10
+    video_meta_steps: int = 0  # > 0: a video model, with Meta-SGD step sizes and rate scales for frame residuals
 
     @property
     def grid(self) -> GridConfig:
@@ -104,6 +107,11 @@ class MetaModel(nn.Module):
         # No bias: a constant per level would only shift the image's mean, which the MLP's biases already set
         # (a first trial run let such biases drift together and ruin the prediction).
         self.predictor_weight = nn.Parameter(kernel)
+        if config.video_meta_steps:
+            # A video frame after a group's first is coded as an integer residual from the frame before: it starts
+            # at zero and takes its own Meta-SGD steps under its own rate model.
+            self.residual_log_lr_grid = nn.Parameter(self.log_lr_grid.detach().clone())
+            self.residual_log_scales = nn.Parameter(torch.full((levels, feats, N_CONTEXTS), initial_log_scale()))
 
     # -- shared by encoder and decoder ------------------------------------------------------------------------
 

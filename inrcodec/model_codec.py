@@ -186,7 +186,7 @@ def check_config_matches(inr: InrFile, config: MetaConfig) -> None:
     expected = field_config_record(config.grid, config.mlp, inr.field_config["pixels_per_unit"])
     if inr.field_config != expected:
         raise BitstreamError(f"the field config does not match model {inr.model_id!r}")
-    if inr.modulation["rank"] > config.mod_rank:
+    if inr.modulation is not None and inr.modulation["rank"] > config.mod_rank:
         raise BitstreamError(f"modulation rank {inr.modulation['rank']} exceeds model {inr.model_id!r}'s")
 
 
@@ -206,15 +206,26 @@ def decode_model_file(inr: InrFile, band_pixels: int = 1 << 20) -> torch.Tensor:
         raise BitstreamError(f"entropy-coded data is corrupted ({exc})") from None
     mod = torch.zeros(1, model.config.mod_rank, n_inputs)
     mod[0, :rank] = torch.from_numpy(mod_symbols).float()
-    width, height, ppu = inr.image["width"], inr.image["height"], inr.field_config["pixels_per_unit"]
-    xs = pixel_coords(width, ppu)
-    all_ys = pixel_coords(height, ppu)
+    size = (inr.image["width"], inr.image["height"], inr.field_config["pixels_per_unit"])
+    return render_in_bands(model, levels, values, mod, size, band_pixels)
+
+
+@torch.no_grad()
+def render_in_bands(
+    model: MetaModel,
+    levels: list[LevelGeometry],
+    values: list[torch.Tensor],
+    mod: torch.Tensor,
+    size: tuple[int, int, int],
+    band_pixels: int = 1 << 20,
+) -> torch.Tensor:
+    """values: per level [ey, ex, F] features; size: (width, height, pixels_per_unit) -> RGB [H, W, 3] in
+    [0, 1], rendered in bands of about band_pixels pixels to bound memory."""
+    width, height, ppu = size
+    xs, all_ys = pixel_coords(width, ppu), pixel_coords(height, ppu)
     tables = [v[None] for v in values]
     band_rows = max(1, band_pixels // width)
-    bands = []
-    with torch.no_grad():
-        for top in range(0, height, band_rows):
-            bands.append(render(model, levels, xs, all_ys[top : top + band_rows], tables, mod)[0])
+    bands = [render(model, levels, xs, all_ys[top : top + band_rows], tables, mod)[0] for top in range(0, height, band_rows)]
     return torch.cat(bands, dim=0).clamp(0.0, 1.0)
 
 

@@ -59,5 +59,20 @@ def plane_contexts(rounded: torch.Tensor, parent: torch.Tensor | None) -> torch.
     return contexts.long()
 
 
+def inter_plane_contexts(
+    shape: torch.Size, parent: torch.Tensor | None, previous: torch.Tensor | None
+) -> torch.Tensor:
+    """Contexts of inrcodec.context.inter_context_map in torch: shape (H, W, F); parent [h, w, F] (this frame's
+    coarser residual), previous [H, W, F] (the frame before's residual) or None -> [H, W, F]."""
+    contexts = torch.zeros(shape, dtype=torch.long)
+    if previous is not None:
+        contexts = torch.clamp(previous.abs(), max=2).long()
+    if parent is not None:
+        rows = torch.clamp(torch.arange(shape[0]) // 2, max=parent.shape[0] - 1)
+        cols = torch.clamp(torch.arange(shape[1]) // 2, max=parent.shape[1] - 1)
+        contexts = contexts + 3 * (parent[rows][:, cols] != 0).long()
+    return contexts
+
+
 def initial_log_scale() -> float:
     return math.log(0.5)

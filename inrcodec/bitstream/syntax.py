@@ -136,3 +136,20 @@ LAYER = Record(
 def quant_step(index: int) -> float:
     """Quantisation step of a step index: 2^((index - 128) / 8)."""
     return 2.0 ** ((index - 128) / 8)
+
+MAX_FRAMES = 1 << 24
+MAX_GOP = 1024
+
+VIDEO_HEADER = Record(
+    "video",
+    (
+        Field("frame_count", "I", 1, MAX_FRAMES),
+        Field("fps_num", "I", 0, 1 << 20),
+        Field("fps_den", "I", 1, 1 << 20),
+        Field("gop_size", "H", 1, MAX_GOP),
+    ),
+)
+
+GOP = Record("gop", (Field("first_frame", "I", 0, MAX_FRAMES - 1), Field("n_frames", "H", 1, MAX_GOP)))
+
+FRAME = Record("frame", (Field("length", "I", 0, 0xFFFFFFFF),))

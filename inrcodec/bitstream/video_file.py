@@ -1,0 +1,173 @@
+"""Syntax of a video .inr file (format 1.2): sections, records and their consistency checks.
+
+Sections, in order: HEAD (frame size and model, as for an image), VIDH (frame count, frame rate, group size),
+FELD (field config and one LEVEL record per level: the frame's grid geometry and the level's quantisation step;
+no table indices), GOPS (per group of frames: a GOP record, then per frame a FRAME record and its
+n_levels x n_features x 6 table indices), DATA (every frame's ANS stream, in frame order, FRAME.length bytes
+each). The first frame of a group codes its grid; every later one the integer difference from the frame before.
+See bitstream/SPEC.md. Knows bytes only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inrcodec.bitstream.container import read_container, write_container
+from inrcodec.bitstream.image_file import MAX_GRID_ENTRIES, TAG_DATA, TAG_FIELD, TAG_HEAD
+from inrcodec.bitstream.syntax import (
+    ALL_ZERO,
+    FIELD_CONFIG,
+    FRAME,
+    GOP,
+    IMAGE_HEADER,
+    LEVEL,
+    MAX_PIXELS,
+    N_TABLES,
+    TABLE_INDEX,
+    TABLES_PER_FEATURE,
+    VIDEO_HEADER,
+)
+from inrcodec.errors import BitstreamError
+
+TAG_VIDEO, TAG_GOPS = b"VIDH", b"GOPS"
+VIDEO_TAGS = frozenset({TAG_HEAD, TAG_VIDEO, TAG_FIELD, TAG_GOPS, TAG_DATA})
+VIDEO_MINOR = 2
+
+
+def is_video(data: bytes) -> bool:
+    """Whether well-formed container bytes hold a video (a VIDH section). Raises BitstreamError on bad bytes."""
+    _, sections = read_container(data, VIDEO_TAGS)
+    return TAG_VIDEO in sections
+
+
+@dataclass
+class VideoFile:
+    """Everything in a video file. levels: LEVEL records (no tables); gops: per group {first_frame, n_frames,
+    frames: [{length, tables}]}; frame k's stream is payload[offset_k : offset_k + length_k]."""
+
+    image: dict
+    model_id: str
+    model_sha256: bytes
+    video: dict
+    field_config: dict
+    levels: list[dict]
+    gops: list[dict]
+    payload: bytes
+    version: tuple[int, int] = (1, VIDEO_MINOR)
+
+    @property
+    def modulation(self) -> None:
+        """Video files carry no modulation record: every frame uses the model's V0."""
+        return None
+
+    def to_bytes(self) -> bytes:
+        model = self.model_id.encode("ascii")
+        if not model or len(self.model_sha256) != 32:
+            raise ValueError("a video file names its model: id and a 32-byte sha256")
+        head = IMAGE_HEADER.pack({**self.image, "model_id_length": len(model)}) + model + self.model_sha256
+        feld = FIELD_CONFIG.pack(self.field_config) + b"".join(LEVEL.pack(level) for level in self.levels)
+        gops = bytearray()
+        for gop in self.gops:
+            gops += GOP.pack(gop)
+            for frame in gop["frames"]:
+                gops += FRAME.pack(frame)
+                gops += b"".join(TABLE_INDEX.pack({"table_index": t}) for t in frame["tables"])
+        sections = [
+            (TAG_HEAD, head),
+            (TAG_VIDEO, VIDEO_HEADER.pack(self.video)),
+            (TAG_FIELD, feld),
+            (TAG_GOPS, bytes(gops)),
+            (TAG_DATA, self.payload),
+        ]
+        return write_container(sections, minor=VIDEO_MINOR)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "VideoFile":
+        preamble, sections = read_container(data, VIDEO_TAGS)
+        for tag in (TAG_HEAD, TAG_VIDEO, TAG_FIELD, TAG_GOPS, TAG_DATA):
+            if tag not in sections:
+                raise BitstreamError(f"missing section {tag.decode()!r}")
+        if preamble["minor"] < VIDEO_MINOR:
+            raise BitstreamError(f"a format 1.{preamble['minor']} file cannot hold a video")
+        head = sections[TAG_HEAD]
+        image, offset = IMAGE_HEADER.unpack(head)
+        n_model = image.pop("model_id_length")
+        if not n_model or offset + n_model + 32 != len(head):
+            raise BitstreamError("HEAD section of a video must name its model (id and sha256)")
+        try:
+            model_id = head[offset : offset + n_model].decode("ascii")
+        except UnicodeDecodeError:
+            raise BitstreamError("model id is not ASCII") from None
+        sha = head[offset + n_model :]
+        video, offset = VIDEO_HEADER.unpack(sections[TAG_VIDEO])
+        if offset != len(sections[TAG_VIDEO]):
+            raise BitstreamError("VIDH section has the wrong length")
+        feld = sections[TAG_FIELD]
+        config, offset = FIELD_CONFIG.unpack(feld)
+        levels = []
+        for _ in range(config["n_levels"]):
+            level, offset = LEVEL.unpack(feld, offset)
+            levels.append(level)
+        if offset != len(feld):
+            raise BitstreamError("FELD section has the wrong length")
+        gops = _parse_gops(sections[TAG_GOPS], video, config)
+        parsed = cls(image, model_id, sha, video, config, levels, gops, sections[TAG_DATA])
+        parsed.version = (preamble["major"], preamble["minor"])
+        parsed.check_consistency()
+        return parsed
+
+    def check_consistency(self) -> None:
+        """Refuse headers whose groups do not tile the clip or whose sizes are absurd."""
+        width, height = self.image["width"], self.image["height"]
+        if width * height > MAX_PIXELS:
+            raise BitstreamError(f"header claims an absurd frame size ({width}x{height})")
+        entries = sum(level["extent_x"] * level["extent_y"] for level in self.levels)
+        if entries * self.field_config["n_features"] > MAX_GRID_ENTRIES:
+            raise BitstreamError("header claims an absurdly large grid")
+        expected_first = 0
+        for index, gop in enumerate(self.gops):
+            if gop["first_frame"] != expected_first or gop["n_frames"] > self.video["gop_size"]:
+                raise BitstreamError(f"group {index} does not follow the group before it")
+            expected_first += gop["n_frames"]
+        if expected_first != self.video["frame_count"]:
+            raise BitstreamError(f"groups hold {expected_first} frames, the header says {self.video['frame_count']}")
+        if sum(frame["length"] for gop in self.gops for frame in gop["frames"]) != len(self.payload):
+            raise BitstreamError("frame lengths do not add up to the DATA section")
+
+    def frame_location(self, index: int) -> tuple[int, int]:
+        """Frame `index` (0-based) -> (group number, position in its group)."""
+        for number, gop in enumerate(self.gops):
+            if gop["first_frame"] <= index < gop["first_frame"] + gop["n_frames"]:
+                return number, index - gop["first_frame"]
+        raise IndexError(index)
+
+    def frame_streams(self, gop_number: int) -> list[bytes]:
+        """The ANS streams of a group's frames, in order."""
+        offset = sum(f["length"] for gop in self.gops[:gop_number] for f in gop["frames"])
+        streams = []
+        for frame in self.gops[gop_number]["frames"]:
+            streams.append(self.payload[offset : offset + frame["length"]])
+            offset += frame["length"]
+        return streams
+
+
+def _parse_gops(buf: bytes, video: dict, config: dict) -> list[dict]:
+    n_tables = config["n_features"] * TABLES_PER_FEATURE
+    gops, offset, frames_seen = [], 0, 0
+    while offset < len(buf):
+        if frames_seen >= video["frame_count"]:
+            raise BitstreamError("GOPS section describes more frames than the header")
+        gop, offset = GOP.unpack(buf, offset)
+        gop["frames"] = []
+        for _ in range(gop["n_frames"]):
+            frame, offset = FRAME.unpack(buf, offset)
+            tables = []
+            for _ in range(config["n_levels"] * n_tables):
+                table, offset = TABLE_INDEX.unpack(buf, offset)
+                if not (table["table_index"] < N_TABLES or table["table_index"] == ALL_ZERO):
+                    raise BitstreamError("frame record: entropy table index out of range")
+                tables.append(table["table_index"])
+            gop["frames"].append({**frame, "tables": tables})
+        frames_seen += gop["n_frames"]
+        gops.append(gop)
+    return gops

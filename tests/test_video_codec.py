@@ -1,0 +1,124 @@
+"""The video codec: round trips through real bytes, random access, the format's checks and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from inrcodec.bitstream.video_file import VideoFile, is_video
+from inrcodec.cli import app
+from inrcodec.errors import BitstreamError, InrCodecError
+from inrcodec.video_codec import decode_frame, decode_video, encode_video
+from inrcodec.video_io import open_video
+
+STEPS = (6, 3)  # tiny fits: these tests check the pipeline, not quality
+
+
+def moving_clip(folder, frames: int = 5, width: int = 24, height: int = 16):
+    """A folder of PNG frames: a gradient with a square moving one pixel a frame over a static background."""
+    folder.mkdir()
+    y, x = np.mgrid[0:height, 0:width]
+    for t in range(frames):
+        rgb = np.stack([x * 9 % 256, y * 13 % 256, (x + y) * 5 % 256], -1).astype(np.uint8)
+        rgb[4:10, 2 + t : 8 + t] = (250, 40, 40)
+        Image.fromarray(rgb).save(folder / f"frame_{t + 1:03d}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def encoded(tmp_path_factory):
+    clip = moving_clip(tmp_path_factory.mktemp("video") / "clip")
+    result = encode_video(clip, quality=4, preset="fast", gop=3, steps=STEPS)
+    return clip, result
+
+
+def test_round_trip_reports_what_the_decoder_gives(encoded):
+    clip, result = encoded
+    frames = list(decode_video(result.data))
+    sources = list(open_video(clip).frames())
+    assert len(frames) == len(sources) == result.stats["frames"] == 5
+    assert all(f.shape == (16, 24, 3) and f.dtype == np.uint8 for f in frames)
+    from inrcodec.metrics import psnr
+
+    assert result.stats["psnr_rgb"] == pytest.approx(np.mean([psnr(s, f) for s, f in zip(sources, frames)]))
+    assert result.stats["bytes"] == len(result.data)
+    assert result.stats["bpp"] == pytest.approx(len(result.data) * 8 / (24 * 16 * 5))
+    assert result.stats["psnr_rgb"] > 15  # a real picture, not noise, even after six steps
+
+
+def test_random_access_matches_sequential_decoding(encoded):
+    _, result = encoded
+    frames = list(decode_video(result.data))
+    for index in (0, 2, 3, 4):
+        np.testing.assert_array_equal(decode_frame(result.data, index), frames[index])
+    with pytest.raises(InrCodecError, match="frames 0..4"):
+        decode_frame(result.data, 5)
+
+
+def test_groups_and_residuals_in_the_file(encoded):
+    _, result = encoded
+    file = VideoFile.from_bytes(result.data)
+    assert file.version == (1, 2) and is_video(result.data)
+    assert [g["n_frames"] for g in file.gops] == [3, 2]
+    assert file.video["frame_count"] == 5 and file.video["gop_size"] == 3
+    assert file.to_bytes() == result.data  # parse and write agree byte for byte
+
+
+def test_same_input_gives_the_same_bytes(encoded):
+    clip, result = encoded
+    again = encode_video(clip, quality=4, preset="fast", gop=3, steps=STEPS)
+    assert again.data == result.data
+
+
+def test_corrupted_and_truncated_files_are_refused(encoded):
+    _, result = encoded
+    with pytest.raises(BitstreamError):
+        VideoFile.from_bytes(result.data[:-9])
+    damaged = bytearray(result.data)
+    damaged[len(damaged) // 2] ^= 0xFF
+    with pytest.raises(BitstreamError, match="CRC32"):
+        list(decode_video(bytes(damaged)))
+
+
+def test_header_that_does_not_tile_the_clip_is_refused(encoded):
+    _, result = encoded
+    file = VideoFile.from_bytes(result.data)
+    file.video = {**file.video, "frame_count": 6}
+    with pytest.raises(BitstreamError, match="groups hold 5 frames"):
+        VideoFile.from_bytes(file.to_bytes())
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InrCodecError):
+        encode_video(empty, steps=STEPS)
+    with pytest.raises(InrCodecError, match="quality"):
+        encode_video(empty, quality=9)
+    with pytest.raises(InrCodecError, match="gop"):
+        encode_video(empty, gop=0)
+
+
+def test_cli_encode_decode_info_and_one_frame(tmp_path):
+    clip = moving_clip(tmp_path / "clip", frames=3)
+    runner = CliRunner()
+    encoded = tmp_path / "clip.inr"
+    result = runner.invoke(app, ["encode", str(clip), "-o", str(encoded), "--preset", "fast", "--steps", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    info = runner.invoke(app, ["info", str(encoded), "--json"])
+    assert info.exit_code == 0 and '"kind": "video"' in info.output
+    folder = tmp_path / "decoded"
+    assert runner.invoke(app, ["decode", str(encoded), "-o", str(folder)]).exit_code == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["frame_00001.png", "frame_00002.png", "frame_00003.png"]
+    mkv = tmp_path / "decoded.mkv"
+    assert runner.invoke(app, ["decode", str(encoded), "-o", str(mkv)]).exit_code == 0
+    frames = list(open_video(mkv).frames())
+    np.testing.assert_array_equal(frames[2], np.asarray(Image.open(folder / "frame_00003.png")))
+    single = tmp_path / "f2.png"
+    assert runner.invoke(app, ["decode", str(encoded), "--frame", "2", "-o", str(single)]).exit_code == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(single)), frames[2])
+    missing = runner.invoke(app, ["decode", str(encoded), "--frame", "3", "-o", str(tmp_path / "f3.png")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output and not (tmp_path / "f3.png").exists()
+

@@ -1,0 +1,170 @@
+"""Conformance vector of a video file (bitstream/SPEC.md section 12): bitstream/vectors/video/.
+
+The symbols are decoded by a re-implementation of SPEC 12.1 (inter contexts, chunk order) that does not use
+inrcodec's decoder, and must hash to the recorded value exactly; the decoded frames must match the reference
+output within the tolerance of SPEC 9. Regenerate with the other vectors:
+
+    INRCODEC_REGEN_VECTORS=1 python -m pytest tests/test_vectors.py tests/test_video_vectors.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_vectors import MAX_DIFFERING_FRACTION, N_CONTEXTS, sha256, spec_decode_plane, symbols_sha256
+
+from inrcodec import entropy
+from inrcodec.bitstream.video_file import VideoFile
+
+VIDEO_DIR = Path(__file__).resolve().parent.parent / "bitstream" / "vectors" / "video"
+EXPECTED = VIDEO_DIR / "expected.json"
+REGEN = os.environ.get("INRCODEC_REGEN_VECTORS") == "1"
+NAME = "video_24x16_q4"
+SPEC = {"frames": 5, "width": 24, "height": 16, "seed": 7, "quality": 4, "gop": 3, "steps": [8, 4]}
+
+
+def spec_decode_frames(file: VideoFile) -> list[list[np.ndarray]]:
+    """Per frame, its coded planes (grid or residual) in canonical order, decoded as SPEC 12.1 says."""
+    fc = file.field_config
+    n_levels, n_features = fc["n_levels"], fc["n_features"]
+    frames = []
+    for number, gop in enumerate(file.gops):
+        previous = None  # R_{t-1} per level and feature
+        for position, stream in enumerate(file.frame_streams(number)):
+            tables = gop["frames"][position]["tables"]
+            decoder = entropy.SymbolDecoder(stream)
+            planes, parent = [], None
+            for level_index, level in enumerate(file.levels):
+                shape = (level["extent_y"], level["extent_x"])
+                level_planes = []
+                for feature in range(n_features):
+                    start = (level_index * n_features + feature) * N_CONTEXTS
+                    chosen = tables[start : start + N_CONTEXTS]
+                    above = None if parent is None else parent[feature]
+                    decode = lambda n, c: decoder.decode(n, chosen[c])  # noqa: E731
+                    if position == 0:
+                        plane = spec_decode_plane(decode, *shape, above)
+                    else:
+                        before = None if previous is None else previous[level_index][feature]
+                        plane = spec_decode_inter_plane(decode, shape, above, before)
+                    level_planes.append(plane)
+                parent = level_planes
+                planes.append(level_planes)
+            decoder.finish()
+            previous = planes if position > 0 else None
+            frames.append([p.ravel() for level_planes in planes for p in level_planes])
+    assert len(frames) == file.video["frame_count"] and n_levels == len(file.levels)
+    return frames
+
+
+def spec_decode_inter_plane(decode, shape, parent, previous) -> np.ndarray:
+    height, width = shape
+    contexts = np.zeros(shape, dtype=np.int64)
+    if previous is not None:
+        contexts += np.minimum(np.abs(previous.astype(np.int64)), 2)
+    if parent is not None:
+        rows = np.minimum(np.arange(height) // 2, parent.shape[0] - 1)
+        cols = np.minimum(np.arange(width) // 2, parent.shape[1] - 1)
+        contexts += 3 * (parent[rows][:, cols] != 0)
+    plane = np.zeros(shape, dtype=np.int32)
+    for c in range(N_CONTEXTS):
+        where = contexts == c
+        if where.any():
+            plane[where] = decode(int(where.sum()), c)
+    return plane
+
+
+def _source_clip(folder: Path) -> Path:
+    """Seeded frames: texture + noise with a square moving 2 px a frame."""
+    rng = np.random.default_rng(SPEC["seed"])
+    folder.mkdir(parents=True)
+    y, x = np.mgrid[0 : SPEC["height"], 0 : SPEC["width"]].astype(np.float64)
+    background = np.stack([60 + 6 * x, 50 + 9 * y, 120 + 40 * np.sin(x / 3)], axis=-1)
+    for t in range(SPEC["frames"]):
+        rgb = background + rng.normal(0.0, 4.0, background.shape)
+        rgb[5:11, 2 + 2 * t : 8 + 2 * t] = (230, 30, 40)
+        Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8)).save(folder / f"frame_{t + 1:02d}.png")
+    return folder
+
+
+def _regenerate(tmp: Path) -> None:
+    from inrcodec.video_codec import decode_video, encode_video
+
+    VIDEO_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in list(VIDEO_DIR.glob("*.inr")) + list(VIDEO_DIR.glob("*.png")):
+        stale.unlink()
+    clip = _source_clip(tmp / "clip")
+    data = encode_video(clip, quality=SPEC["quality"], preset="fast", gop=SPEC["gop"], steps=tuple(SPEC["steps"])).data
+    strip = np.concatenate(list(decode_video(data)), axis=0)
+    (VIDEO_DIR / f"{NAME}.inr").write_bytes(data)
+    Image.fromarray(strip, "RGB").save(VIDEO_DIR / f"{NAME}.png")
+    frames = spec_decode_frames(VideoFile.from_bytes(data))
+    entry = {
+        "name": NAME,
+        "file": f"{NAME}.inr",
+        "description": "format 1.2: 5 frames of 24x16 (seeded texture + noise, a square moving 2 px a frame) in "
+        "groups of 3, coded with the shipped default model, quality 4, preset fast with (8, 4) fit steps",
+        "made_by": SPEC,
+        "sha256": sha256(data),
+        "bytes": len(data),
+        "symbols_sha256": symbols_sha256([a for frame in frames for a in frame]),
+        "decoded_png": f"{NAME}.png (the frames stacked top to bottom)",
+        "decoded_rgb_sha256": sha256(np.ascontiguousarray(strip).tobytes()),
+    }
+    EXPECTED.write_text(json.dumps({"vectors": [entry]}, indent=2) + "\n")
+
+
+@pytest.fixture(scope="module")
+def vector(tmp_path_factory) -> tuple[dict, bytes]:
+    if REGEN:
+        _regenerate(tmp_path_factory.mktemp("video_vector"))
+    entry = json.loads(EXPECTED.read_text())["vectors"][0]
+    return entry, (VIDEO_DIR / entry["file"]).read_bytes()
+
+
+def test_file_and_symbols_follow_the_spec(vector):
+    entry, data = vector
+    assert sha256(data) == entry["sha256"] and len(data) == entry["bytes"]
+    file = VideoFile.from_bytes(data)
+    assert file.version == (1, 2) and file.to_bytes() == data
+    frames = spec_decode_frames(file)
+    assert symbols_sha256([a for frame in frames for a in frame]) == entry["symbols_sha256"]
+
+
+def test_decoder_symbols_equal_the_spec_reimplementation(vector):
+    from inrcodec.video_codec import _Decoder
+
+    _, data = vector
+    decoder = _Decoder.open(data)
+    file = decoder.file
+    spec_frames = spec_decode_frames(file)
+    index = 0
+    for number in range(len(file.gops)):
+        grids = list(decoder.group_symbols(number))
+        for position, grid in enumerate(grids):
+            if position == 0:
+                planes = [g[..., f].numpy().ravel() for g in grid for f in range(g.shape[-1])]
+            else:
+                residual = [a - b for a, b in zip(grid, grids[position - 1])]
+                planes = [r[..., f].numpy().ravel() for r in residual for f in range(r.shape[-1])]
+            for ours, theirs in zip(planes, spec_frames[index]):
+                np.testing.assert_array_equal(ours.astype(np.int64), theirs.astype(np.int64))
+            index += 1
+
+
+def test_decoded_frames_match_the_reference_output(vector):
+    from inrcodec.video_codec import decode_frame, decode_video
+
+    entry, data = vector
+    reference = np.asarray(Image.open(VIDEO_DIR / f"{NAME}.png").convert("RGB")).astype(np.int16)
+    decoded = np.concatenate(list(decode_video(data)), axis=0).astype(np.int16)
+    difference = np.abs(decoded - reference)
+    assert difference.max() <= 1 and (difference > 0).mean() <= MAX_DIFFERING_FRACTION
+    height = entry["made_by"]["height"]
+    last = entry["made_by"]["frames"] - 1
+    np.testing.assert_array_equal(decode_frame(data, last), decoded[last * height :].astype(np.uint8))
