@@ -23,8 +23,8 @@ from inrcodec.cli_video import (
     echo_encoded,
     encode_clip,
     is_video_input,
-    print_video_header,
 )
+from inrcodec.cli_tables import describe_file, print_header_tables, print_models_table, print_video_header
 from inrcodec.errors import InrCodecError
 from inrcodec.presets import DEFAULT_GOP, DEFAULT_MODEL, DEFAULT_PRESET, DEFAULT_QUALITY, MODEL_PRESET_STEPS, PRESET_STEPS, QUALITY_LAMBDAS
 from inrcodec.media import (
@@ -332,11 +332,20 @@ def meta_train(
     default: Annotated[bool, typer.Option("--default/--no-default", help="Make it the manifest's default model.")] = True,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --out/checkpoint.pt.")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    video: Annotated[
+        Optional[str],
+        typer.Option(
+            "--video-from",
+            help="Train a video model instead: extend this installed image model (frozen) with the residual step "
+            "sizes and rate scales, on synthetic clips made from the --data photos. --steps and --batch apply.",
+        ),
+    ] = None,
 ) -> None:
     """Meta-learn a model (MLP, modulations, quantisation steps, Meta-SGD step sizes, rate model, predictor).
 
     Trains on random crops of the images under --data with the encoder's own few-step inner loop, checkpoints
     every 50 steps (--resume continues), and writes model.safetensors, CARD.md and train_log.jsonl to --out.
+    With --video-from MODEL, trains what video frames coded as residuals need on top of MODEL (no checkpoints).
     Train only on images you will not evaluate on.
     """
     with command_errors():
@@ -348,6 +357,9 @@ def meta_train(
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
             raise InrCodecError(f"device {device!r} is not available (use auto, cpu or cuda)")
+        if video is not None:
+            train_video_model(data, out, video, steps, batch, seed, model_id, device)
+            return
         torch.set_default_device(device)
         settings = meta.TrainSettings(steps=steps, batch=batch, crop=crop, seed=seed)
         name = model_id or out.name
@@ -362,6 +374,31 @@ def meta_train(
         )
         weights = meta.export_model(model, out, name, card, default)
     typer.echo(f"{weights}: model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min)")
+
+
+def train_video_model(
+    data: list[Path], out: Path, base_id: str, steps: int, batch: int, seed: int, model_id: str | None, device: str
+) -> None:
+    """`meta-train --video-from`: learn a video model on top of an installed image model (video_meta.py)."""
+    from inrcodec import hardware, meta, video_meta
+    from inrcodec.model_codec import load_model
+
+    if device != "cpu":
+        raise InrCodecError("video meta-training runs on the CPU only (use --device cpu)")
+    base = load_model(base_id)
+    settings = video_meta.VideoTrainSettings(steps=steps, batch=batch, seed=seed)
+    name = model_id or out.name
+    command = " ".join(
+        ["inrcodec meta-train", *(f"--data {d}" for d in data), f"--out {out}", f"--video-from {base_id}",
+         f"--steps {steps}", f"--batch {batch}", f"--seed {seed}", "--no-default", "--device cpu"]
+    )
+    with training_progress(steps) as on_step:
+        model, final, n_images = video_meta.train_video(data, out, base.model, settings, progress=on_step)
+    card = video_meta.video_training_card(
+        name, base.entry.id, settings, data, n_images, command, hardware.describe("cpu"), final
+    )
+    weights = meta.export_model(model, out, name, card, default=False)
+    typer.echo(f"{weights}: video model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min)")
 
 
 @app.command("rd-curve")
@@ -588,174 +625,6 @@ def training_progress(total_steps: int) -> Iterator[Callable[[int, dict], None]]
 
     with progress:
         yield on_step
-
-
-def print_models_table(root: Path, entries: list) -> None:
-    """The installed models as a rich table on stdout."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"models in {root}")
-    for column in ("id", "default", "sha256", "config"):
-        table.add_column(column)
-    table.add_column("card", overflow="fold")  # a path cut short by an ellipsis would be useless
-    for entry in entries:
-        table.add_row(
-            entry.id,
-            "yes" if entry.is_default else "",
-            entry.sha256[:12],
-            config_summary(entry.config),
-            str(entry.card) if entry.card else "-",
-        )
-    if not entries:
-        table.caption = "(the manifest lists no models)"
-    Console(highlight=False).print(table, markup=False)
-
-
-def config_summary(config: dict, limit: int = 60) -> str:
-    """A model config in one short line, `key=value, ...`; nested objects as dotted keys; cut at `limit`."""
-
-    def items(values: dict, prefix: str = ""):
-        for key, value in values.items():
-            if isinstance(value, dict):
-                yield from items(value, f"{prefix}{key}.")
-            else:
-                yield f"{prefix}{key}={value:g}" if isinstance(value, float) else f"{prefix}{key}={value}"
-
-    summary = ", ".join(items(config))
-    return summary if len(summary) <= limit else summary[: limit - 3] + "..."
-
-
-def describe_file(inr, data: bytes, path: Path) -> dict:
-    """A JSON-ready description of a parsed InrFile."""
-    from inrcodec.bitstream.syntax import quant_step
-
-    width, height = inr.image["width"], inr.image["height"]
-    levels = [
-        {
-            "index": index,
-            **level,
-            "kind": "dense" if level["extent_x"] else "hashed",  # the syntax gives hashed levels no extent
-            "quant_step_value": quant_step(level["quant_step"]),
-        }
-        for index, level in enumerate(inr.levels)
-    ]
-    layers = [
-        {
-            "index": index,
-            **layer,
-            "weight_step_value": quant_step(layer["weight_step"]),
-            "bias_step_value": quant_step(layer["bias_step"]),
-        }
-        for index, layer in enumerate(inr.layers)
-    ]
-    return {
-        "file": str(path),
-        "file_bytes": len(data),
-        "bpp": len(data) * 8 / (width * height),
-        "format_version": "{}.{}".format(*inr.version),
-        "image": dict(inr.image),
-        "model_id": inr.model_id,
-        "model_sha256": inr.model_sha256.hex(),
-        "field_config": dict(inr.field_config),
-        "levels": levels,
-        "layers": layers,
-        "modulation": dict(inr.modulation) if inr.modulation is not None else None,
-        "payload_bytes": len(inr.payload),
-    }
-
-
-def print_header_tables(header: dict) -> None:
-    """The `info` description as rich tables on stdout: file and image, field config, levels, MLP layers (in a
-    self-contained file)."""
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    tables = [_summary_table(header), _config_table(header), _levels_table(header)]
-    if header["layers"]:
-        tables.append(_layers_table(header))
-    for table in tables:
-        console.print(table, markup=False)
-
-
-def _summary_table(header: dict):
-    from rich.table import Table
-
-    image = header["image"]
-    table = Table(title=header["file"], show_header=False)
-    for key, value in (
-        ("format version", header["format_version"]),
-        ("image", f"{image['width']}x{image['height']}, {image['channels']} channels, {image['bit_depth']}-bit"),
-        ("model", header["model_id"] or "(none: self-contained, the file carries its MLP)"),
-        ("model sha256", header["model_sha256"] or "-"),
-        ("modulation", _modulation_text(header["modulation"])),
-        ("file bytes", header["file_bytes"]),
-        ("payload bytes", header["payload_bytes"]),
-        ("bpp", f"{header['bpp']:.4f}"),
-    ):
-        table.add_row(key, str(value))
-    return table
-
-
-def _modulation_text(modulation: dict | None) -> str:
-    if modulation is None:
-        return "-"
-    return f"rank {modulation['rank']} x {modulation['n_inputs']} inputs, table {_table_name(modulation['table'])}"
-
-
-def _config_table(header: dict):
-    from rich.table import Table
-
-    table = Table(title="field config")
-    table.add_column("field")
-    table.add_column("value", justify="right")
-    for key, value in header["field_config"].items():
-        table.add_row(key, f"{value:g}" if isinstance(value, float) else str(value))
-    return table
-
-
-def _levels_table(header: dict):
-    from rich.table import Table
-
-    table = Table(title="grid levels")
-    for column in ("level", "kind", "scale", "res", "extent", "quant step", "tables"):
-        table.add_column(column, justify="right")
-    for level in header["levels"]:
-        extent = f"{level['extent_x']}x{level['extent_y']}" if level["kind"] == "dense" else "-"
-        table.add_row(
-            str(level["index"]),
-            level["kind"],
-            f"{level['scale']:.7g}",
-            str(level["res"]),
-            extent,
-            f"{level['quant_step']} ({level['quant_step_value']:.4g})",
-            " ".join(map(_table_name, level["tables"])),
-        )
-    return table
-
-
-def _layers_table(header: dict):
-    from rich.table import Table
-
-    table = Table(title="MLP layers")
-    for column in ("layer", "weight step", "weight table", "bias step", "bias table"):
-        table.add_column(column, justify="right")
-    for layer in header["layers"]:
-        table.add_row(
-            str(layer["index"]),
-            f"{layer['weight_step']} ({layer['weight_step_value']:.4g})",
-            _table_name(layer["weight_table"]),
-            f"{layer['bias_step']} ({layer['bias_step_value']:.4g})",
-            _table_name(layer["bias_table"]),
-        )
-    return table
-
-
-def _table_name(table_index: int) -> str:
-    """An entropy table index for people: the all-zero marker by name, Laplace tables by number."""
-    from inrcodec.entropy import ALL_ZERO
-
-    return "zero" if table_index == ALL_ZERO else str(table_index)
 
 
 def naming_file(path: Path, function: Callable, *args):

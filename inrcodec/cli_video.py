@@ -130,44 +130,6 @@ def describe_video(data: bytes) -> dict:
     }
 
 
-def print_video_header(header: dict) -> None:
-    """Tables for `info` on a video file."""
-    from rich.console import Console
-    from rich.table import Table
-
-    summary = Table(title="video .inr file")
-    summary.add_column("field")
-    summary.add_column("value")
-    video, image = header["video"], header["image"]
-    fps = f"{video['fps_num']}/{video['fps_den']}" if video["fps_num"] else "unknown"
-    kinds = [f["kind"] for f in header["frames"]]
-    for key, value in (
-        ("format version", header["format_version"]),
-        ("frame size", f"{image['width']}x{image['height']}, {image['bit_depth']}-bit RGB"),
-        ("frames", f"{video['frame_count']} at {fps} fps"),
-        ("groups", f"{header['groups']} of up to {video['gop_size']} frames"),
-        ("frame kinds", f"{kinds.count('grid')} grids, {kinds.count('residual')} residuals"),
-        ("model", f"{header['model_id']} ({header['model_sha256'][:16]}...)"),
-        ("file bytes", header["file_bytes"]),
-        ("bpp", f"{header['bpp']:.4f}"),
-    ):
-        summary.add_row(key, str(value))
-    levels = Table(title="grid levels")
-    for column in ("level", "scale", "res", "extent", "quant step"):
-        levels.add_column(column, justify="right")
-    for level in header["levels"]:
-        levels.add_row(
-            str(level["index"]),
-            f"{level['scale']:.7g}",
-            str(level["res"]),
-            f"{level['extent_x']}x{level['extent_y']}",
-            f"{level['quant_step']} ({level['quant_step_value']:.4g})",
-        )
-    console = Console()
-    console.print(summary)
-    console.print(levels)
-
-
 def echo_encoded(output: Path, stats: dict) -> None:
     typer.echo(
         f"{output}: {stats['bytes']} bytes, {stats['bpp']:.4f} bpp, PSNR {stats['psnr_rgb']:.2f} dB "

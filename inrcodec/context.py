@@ -77,10 +77,10 @@ def inter_context_map(parent: np.ndarray | None, previous: np.ndarray | None, he
     where previous is the same plane's residual in the frame before (None: zeros) and parent as above (the
     coarser level's residual of this frame). A plane is then coded context by context in raster order, which
     decodes in N_CONTEXTS calls instead of one call per row and context."""
-    temporal = np.zeros((height, width), dtype=np.int64)
+    contexts = 3 * parent_nonzero(parent, height, width).astype(np.int8)
     if previous is not None:
-        temporal = np.minimum(np.abs(previous.astype(np.int64)), 2)
-    return temporal + 3 * parent_nonzero(parent, height, width).astype(np.int64)
+        contexts += np.minimum(np.abs(previous), 2).astype(np.int8)
+    return contexts
 
 
 def inter_plane_chunks(plane: np.ndarray, parent: np.ndarray | None, previous: np.ndarray | None) -> list[tuple[np.ndarray, int]]:
@@ -91,11 +91,12 @@ def inter_plane_chunks(plane: np.ndarray, parent: np.ndarray | None, previous: n
 
 def decode_inter_plane(decode, height: int, width: int, parent: np.ndarray | None, previous: np.ndarray | None) -> np.ndarray:
     """Inverse of `inter_plane_chunks`. decode(count, context) -> int32 [count]."""
-    plane = np.zeros((height, width), dtype=np.int32)
-    contexts = inter_context_map(parent, previous, height, width)
-    for context in range(N_CONTEXTS):
-        mask = contexts == context
-        count = int(mask.sum())
-        if count:
-            plane[mask] = decode(count, context)
-    return plane
+    contexts = inter_context_map(parent, previous, height, width).ravel()
+    # A stable sort by context lists the entries context by context, each in raster order: the coding order.
+    order = np.argsort(contexts, kind="stable")
+    counts = np.bincount(contexts, minlength=N_CONTEXTS)
+    values = [decode(int(count), context) for context, count in enumerate(counts) if count]
+    plane = np.zeros(height * width, dtype=np.int32)
+    if values:
+        plane[order] = np.concatenate(values)
+    return plane.reshape(height, width)

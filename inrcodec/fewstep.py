@@ -29,13 +29,19 @@ MAX_MOVE = 4.0
 
 @dataclass
 class Images:
-    """B images of one size on one grid geometry. target: [B, H, W, 3] in [0, 1]; lams: [B] rate weights."""
+    """B images of one size on one grid geometry. target: [B, H, W, 3] in [0, 1]; lams: [B] rate weights;
+    step_lams: [B] the rate weights whose quantisation steps the grid uses (None: lams)."""
 
     levels: list[LevelGeometry]
     xs: torch.Tensor
     ys: torch.Tensor
     target: torch.Tensor
     lams: torch.Tensor
+    step_lams: torch.Tensor | None = None
+
+    @property
+    def steps_of(self) -> torch.Tensor:
+        return self.lams if self.step_lams is None else self.step_lams
 
     @property
     def n_pixels(self) -> int:
@@ -135,7 +141,7 @@ def objective(
     mod_log_scale = model.mod_log_scale if mod_log_scale is None else mod_log_scale
     noisy = [perturb(s) for s in symbols]
     noisy_mod = perturb(mod_symbols) if fit_modulation else mod_symbols
-    steps = level_steps(model, images.lams)
+    steps = level_steps(model, images.steps_of)
     totals = noisy if reference is None else [b + s for b, s in zip(reference.base, noisy)]
     values = [s * steps[:, level, None, None, None] for level, s in enumerate(totals)]
     rgb = render(model, images.levels, images.xs, images.ys, values, noisy_mod)

@@ -10,6 +10,5 @@ DEFAULT_MODEL = "default"  # encode with the manifest's default model; None = a 
 DEFAULT_PRESET = "medium"
 DEFAULT_QUALITY = 5
 # Video: fit steps of a group's first frame and of each later frame (a residual from the frame before).
-VIDEO_PRESET_STEPS = {"fast": (50, 20), "medium": (150, 50), "slow": (400, 120)}
+VIDEO_PRESET_STEPS = {"fast": (50, 25), "medium": (150, 60), "slow": (400, 150)}
 DEFAULT_GOP = 16  # frames per group: the first is coded whole, so decoding frame k reads at most 16 grids
-DEFAULT_VIDEO_MODEL = "default"

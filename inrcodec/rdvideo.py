@@ -243,10 +243,13 @@ class InrCodec(VideoCodec):
         config = ImageCodec(preset=self.preset, model=self.model, name=self.name).config()
         if not self.video:
             return {**config, "api": "codec.encode_image per frame"}
+        from .models import resolve
         from .presets import DEFAULT_GOP, VIDEO_PRESET_STEPS
+        from .video_codec import video_model_id
 
-        return {**config, "api": "video_codec.encode_video", "gop": DEFAULT_GOP,
-                "steps": list(VIDEO_PRESET_STEPS[self.preset])}
+        entry = resolve(video_model_id(self.model))
+        return {**config, "model": {"id": entry.id, "sha256": entry.sha256}, "api": "video_codec.encode_video",
+                "gop": DEFAULT_GOP, "steps": list(VIDEO_PRESET_STEPS[self.preset])}
 
     def measure(self, clip, quality):
         return self._measure_video(clip, int(quality)) if self.video else self._measure_frames(clip, int(quality))

@@ -122,3 +122,47 @@ def test_cli_encode_decode_info_and_one_frame(tmp_path):
     missing = runner.invoke(app, ["decode", str(encoded), "--frame", "3", "-o", str(tmp_path / "f3.png")])
     assert missing.exit_code == 1 and "does not exist" in missing.output and not (tmp_path / "f3.png").exists()
 
+
+
+def test_cli_refuses_bad_clips_in_one_line(tmp_path, encoded):
+    runner = CliRunner()
+    varying = moving_clip(tmp_path / "varying", frames=2)
+    Image.fromarray(np.zeros((10, 10, 3), dtype=np.uint8)).save(varying / "frame_009.png")
+    out = tmp_path / "v.inr"
+    result = runner.invoke(app, ["encode", str(varying), "-o", str(out), "--preset", "fast", "--steps", "1"])
+    assert result.exit_code == 1 and "varying size" in result.output and not out.exists()
+    assert len(result.output.strip().splitlines()) == 1
+    clip = moving_clip(tmp_path / "clip", frames=2)
+    for extra, message in ((["--target-bpp", "0.5"], "images only"), (["--model", "none"], "needs a model")):
+        result = runner.invoke(app, ["encode", str(clip), "-o", str(out), *extra])
+        assert result.exit_code == 1 and message in result.output and not out.exists()
+    _, good = encoded
+    truncated = tmp_path / "truncated.inr"
+    truncated.write_bytes(good.data[: len(good.data) // 2])
+    target = tmp_path / "frames"
+    result = runner.invoke(app, ["decode", str(truncated), "-o", str(target)])
+    assert result.exit_code == 1 and "truncated" in result.output and not target.exists()
+    image_file = tmp_path / "image.inr"
+    from inrcodec.codec import encode_image
+
+    image_file.write_bytes(encode_image(np.zeros((8, 8, 3), dtype=np.uint8), steps=1).data)
+    result = runner.invoke(app, ["decode", str(image_file), "--frame", "0", "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 1 and "--frame is for clips" in result.output
+
+
+def test_cli_encodes_a_y4m_clip_and_refuses_a_corrupted_container(tmp_path):
+    from inrcodec.video_io import write_video
+
+    frames = list(open_video(moving_clip(tmp_path / "clip", frames=2)).frames())
+    y4m = tmp_path / "clip.y4m"
+    write_video(y4m, frames, fps=50)
+    runner = CliRunner()
+    out = tmp_path / "clip.inr"
+    result = runner.invoke(app, ["encode", str(y4m), "-o", str(out), "--preset", "fast", "--steps", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert VideoFile.from_bytes(out.read_bytes()).video["fps_num"] == 50
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
+    result = runner.invoke(app, ["encode", str(broken), "-o", str(tmp_path / "b.inr")])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "b.inr").exists()

@@ -148,10 +148,10 @@ def test_decoder_symbols_equal_the_spec_reimplementation(vector):
         grids = list(decoder.group_symbols(number))
         for position, grid in enumerate(grids):
             if position == 0:
-                planes = [g[..., f].numpy().ravel() for g in grid for f in range(g.shape[-1])]
+                planes = [g[..., f].ravel() for g in grid for f in range(g.shape[-1])]
             else:
                 residual = [a - b for a, b in zip(grid, grids[position - 1])]
-                planes = [r[..., f].numpy().ravel() for r in residual for f in range(r.shape[-1])]
+                planes = [r[..., f].ravel() for r in residual for f in range(r.shape[-1])]
             for ours, theirs in zip(planes, spec_frames[index]):
                 np.testing.assert_array_equal(ours.astype(np.int64), theirs.astype(np.int64))
             index += 1
