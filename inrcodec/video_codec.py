@@ -24,11 +24,10 @@ import torch
 from inrcodec import context, entropy
 from inrcodec.bitstream.syntax import MAX_FRAMES, MAX_SYMBOL, quant_step
 from inrcodec.bitstream.video_file import VideoFile
-from inrcodec.context import N_CONTEXTS
-from inrcodec.fewstep import Reference
 from inrcodec.codec import EncodeResult, code_levels, deterministic_kernels, field_config_record
+from inrcodec.context import N_CONTEXTS
 from inrcodec.errors import BitstreamError, InrCodecError
-from inrcodec.fewstep import Images, RefineSchedule, level_steps, meta_sgd, predict, refine
+from inrcodec.fewstep import Images, Reference, RefineSchedule, level_steps, meta_sgd, predict, refine
 from inrcodec.field.inr import to_uint8
 from inrcodec.metrics import psnr
 from inrcodec.model_codec import (
@@ -78,7 +77,7 @@ def encode_video(
     steps: tuple[int, int] | None = None,
 ) -> EncodeResult:
     """Encode the clip at `source` (anything `open_video` reads). steps: (first frame, later frames) of a group;
-    default from the preset. progress(frame index, {"psnr", "bpp", "frames"}) after each frame.
+    default from the preset. progress(frame index, {"frames", "bytes"}) after each frame (bytes coded so far).
 
     stats (measured by decoding the bytes written and comparing with a second read of the source): bytes, bpp
     (file bytes x 8 / (width x height x frames)), psnr_rgb (mean over frames), encode_seconds, frames, ..."""
@@ -113,7 +112,7 @@ def encode_video(
     fps = reader.info.fps
     data = write_video_file(loaded, analysis, step_indices, streams, gop, fps)
     encode_seconds = time.perf_counter() - start
-    scores = [psnr(reference, decoded) for reference, decoded in zip(open_video(source).frames(), decode_video(data))]
+    scores = [psnr(original, decoded) for original, decoded in zip(open_video(source).frames(), decode_video(data))]
     n_frames = len(streams)
     stats = {
         "bytes": len(data),
