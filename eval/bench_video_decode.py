@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+from bench_video_ablation import first_frames  # eval/ is this script's folder, hence on sys.path
 
 import inrcodec
 from inrcodec.hardware import cpu_name
@@ -26,13 +26,6 @@ from inrcodec.video_codec import decode_frame, decode_video, encode_video
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "vid4_walk_720x480"
 FRAMES = 16
 REPEATS = 3
-
-
-def first_frames(folder: Path, count: int) -> Path:
-    target = Path(tempfile.mkdtemp(prefix="inrcodec_decode_"))
-    for path in sorted(folder.glob("frame_*.png"))[:count]:
-        (target / path.name).symlink_to(path)
-    return target
 
 
 def best_of(function, repeats: int = REPEATS) -> float:

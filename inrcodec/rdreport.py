@@ -166,9 +166,16 @@ def plot(curves: list[Curve], folder: Path, title: str) -> list[Path]:
     _clip_y(axes[0][0], curves, max_bpp, "psnr")
     fig.suptitle(title)
     fig.tight_layout()
+    return save_figure(fig, folder)
+
+
+def save_figure(fig, folder: Path, stem: str = PLOT_STEM) -> list[Path]:
+    """Write a matplotlib figure as folder/stem.png and .svg (each via a temporary file), close it; -> paths."""
+    import matplotlib.pyplot as plt
+
     paths = []
     for suffix in ("png", "svg"):
-        path = folder / f"{PLOT_STEM}.{suffix}"
+        path = folder / f"{stem}.{suffix}"
         temporary = path.with_name(f".{path.name}.tmp")
         fig.savefig(temporary, dpi=130, format=suffix, metadata={"Date": None} if suffix == "svg" else None)
         temporary.replace(path)

@@ -224,15 +224,9 @@ def plot(curves: dict[str, dict], folder: Path, clip: Clip) -> list[Path]:
         axis.legend(fontsize=8)
     fig.suptitle(f"{clip.name}: {clip.frames} frames, {clip.width}x{clip.height}")
     fig.tight_layout()
-    paths = []
-    for suffix in ("png", "svg"):
-        path = folder / f"{PLOT_STEM}.{suffix}"
-        temporary = path.with_name(f".{path.name}.tmp")
-        fig.savefig(temporary, dpi=130, format=suffix, metadata={"Date": None} if suffix == "svg" else None)
-        temporary.replace(path)
-        paths.append(path)
-    plt.close(fig)
-    return paths
+    from .rdreport import save_figure
+
+    return save_figure(fig, folder, PLOT_STEM)
 
 
 def report(folder: Path, clip: Clip, facts: dict) -> tuple[list[dict], list[Path]]:

@@ -98,7 +98,7 @@ def encode_video(
     for index, rgb in enumerate(reader.frames()):
         if index >= MAX_FRAMES:
             raise InrCodecError(f"{source} has more than {MAX_FRAMES} frames")
-        analysis = analyse(rgb, loaded.model.config) if analysis is None else _reanalyse(analysis, rgb, loaded)
+        analysis = analyse(rgb, loaded.model.config)  # open_video refuses frames of another size
         position = index % gop
         reference = None
         if position:
@@ -136,13 +136,6 @@ def encode_video(
 def video_model_id(model: str) -> str | None:
     """The installed model a clip is coded with, None for the manifest's default."""
     return None if model == DEFAULT_MODEL else model
-
-
-def _reanalyse(previous: Analysis, rgb: np.ndarray, loaded: LoadedModel) -> Analysis:
-    """The analysis of the next frame (same size, so the same geometry)."""
-    if rgb.shape[:2] != (previous.height, previous.width):
-        raise InrCodecError("frames of varying size are not supported")
-    return analyse(rgb, loaded.model.config)
 
 
 def encode_frame(

@@ -46,22 +46,17 @@ class InrFile:
     version: tuple[int, int] = field(default=(1, 0))
 
     def to_bytes(self) -> bytes:
-        model = self.model_id.encode("ascii")
-        if model and len(self.model_sha256) != 32:
-            raise ValueError("model_sha256 must be 32 bytes")
-        head = IMAGE_HEADER.pack({**self.image, "model_id_length": len(model)})
-        if model:
-            head += model + self.model_sha256
+        head = pack_head(self.image, self.model_id, self.model_sha256)
         feld = FIELD_CONFIG.pack(self.field_config)
         for level in self.levels:
             feld += LEVEL.pack(level)
             feld += b"".join(TABLE_INDEX.pack({"table_index": t}) for t in level["tables"])
-        if model:
+        if self.model_id:
             feld += MODULATION.pack(self.modulation)
         else:
             feld += b"".join(LAYER.pack(layer) for layer in self.layers)
         # A self-contained file stays 1.0, so a 1.0 decoder reads it; naming a model needs 1.1.
-        minor = 1 if model else 0
+        minor = 1 if self.model_id else 0
         return write_container([(TAG_HEAD, head), (TAG_FIELD, feld), (TAG_DATA, self.payload)], minor=minor)
 
     @classmethod
@@ -70,20 +65,7 @@ class InrFile:
         for tag in (TAG_HEAD, TAG_FIELD, TAG_DATA):
             if tag not in sections:
                 raise BitstreamError(f"missing section {tag.decode()!r}")
-        image, offset = IMAGE_HEADER.unpack(sections[TAG_HEAD])
-        head = sections[TAG_HEAD]
-        n_model = image.pop("model_id_length")
-        model_id, sha = "", b""
-        if n_model:
-            if offset + n_model + 32 != len(head):
-                raise BitstreamError("HEAD section has the wrong length for its model id")
-            try:
-                model_id = head[offset : offset + n_model].decode("ascii")
-            except UnicodeDecodeError:
-                raise BitstreamError("model id is not ASCII") from None
-            sha = head[offset + n_model :]
-        elif offset != len(head):
-            raise BitstreamError("HEAD section has the wrong length")
+        image, model_id, sha = parse_head(sections[TAG_HEAD])
         feld = sections[TAG_FIELD]
         config, offset = FIELD_CONFIG.unpack(feld)
         levels = []
@@ -145,3 +127,30 @@ class InrFile:
         for index, layer in enumerate(self.layers):
             if any(not (layer[k] < N_TABLES or layer[k] == ALL_ZERO) for k in ("weight_table", "bias_table")):
                 raise BitstreamError(f"MLP layer {index}: entropy table index out of range")
+
+
+def pack_head(image: dict, model_id: str, model_sha256: bytes) -> bytes:
+    """The HEAD section: the image header, then the model id and its SHA-256 when the file names a model."""
+    model = model_id.encode("ascii")
+    if model and len(model_sha256) != 32:
+        raise ValueError("model_sha256 must be 32 bytes")
+    head = IMAGE_HEADER.pack({**image, "model_id_length": len(model)})
+    return head + model + model_sha256 if model else head
+
+
+def parse_head(head: bytes) -> tuple[dict, str, bytes]:
+    """HEAD section -> (image header, model id or "", model SHA-256 or b"")."""
+    image, offset = IMAGE_HEADER.unpack(head)
+    n_model = image.pop("model_id_length")
+    if not n_model:
+        if offset != len(head):
+            raise BitstreamError("HEAD section has the wrong length")
+        return image, "", b""
+    if offset + n_model + 32 != len(head):
+        raise BitstreamError("HEAD section has the wrong length for its model id")
+    try:
+        model_id = head[offset : offset + n_model].decode("ascii")
+    except UnicodeDecodeError:
+        raise BitstreamError("model id is not ASCII") from None
+    return image, model_id, head[offset + n_model :]
+

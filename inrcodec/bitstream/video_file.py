@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inrcodec.bitstream.container import read_container, write_container
-from inrcodec.bitstream.image_file import MAX_GRID_ENTRIES, TAG_DATA, TAG_FIELD, TAG_HEAD
+from inrcodec.bitstream.image_file import MAX_GRID_ENTRIES, TAG_DATA, TAG_FIELD, TAG_HEAD, pack_head, parse_head
 from inrcodec.bitstream.syntax import (
     ALL_ZERO,
     FIELD_CONFIG,
     FRAME,
     GOP,
-    IMAGE_HEADER,
     LEVEL,
     MAX_PIXELS,
     N_TABLES,
@@ -61,10 +60,9 @@ class VideoFile:
         return None
 
     def to_bytes(self) -> bytes:
-        model = self.model_id.encode("ascii")
-        if not model or len(self.model_sha256) != 32:
+        if not self.model_id:
             raise ValueError("a video file names its model: id and a 32-byte sha256")
-        head = IMAGE_HEADER.pack({**self.image, "model_id_length": len(model)}) + model + self.model_sha256
+        head = pack_head(self.image, self.model_id, self.model_sha256)
         feld = FIELD_CONFIG.pack(self.field_config) + b"".join(LEVEL.pack(level) for level in self.levels)
         gops = bytearray()
         for gop in self.gops:
@@ -89,16 +87,9 @@ class VideoFile:
                 raise BitstreamError(f"missing section {tag.decode()!r}")
         if preamble["minor"] < VIDEO_MINOR:
             raise BitstreamError(f"a format 1.{preamble['minor']} file cannot hold a video")
-        head = sections[TAG_HEAD]
-        image, offset = IMAGE_HEADER.unpack(head)
-        n_model = image.pop("model_id_length")
-        if not n_model or offset + n_model + 32 != len(head):
+        image, model_id, sha = parse_head(sections[TAG_HEAD])
+        if not model_id:
             raise BitstreamError("HEAD section of a video must name its model (id and sha256)")
-        try:
-            model_id = head[offset : offset + n_model].decode("ascii")
-        except UnicodeDecodeError:
-            raise BitstreamError("model id is not ASCII") from None
-        sha = head[offset + n_model :]
         video, offset = VIDEO_HEADER.unpack(sections[TAG_VIDEO])
         if offset != len(sections[TAG_VIDEO]):
             raise BitstreamError("VIDH section has the wrong length")
