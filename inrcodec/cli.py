@@ -26,7 +26,7 @@ from inrcodec.cli_video import (
 )
 from inrcodec.cli_tables import describe_file, print_header_tables, print_models_table, print_video_header
 from inrcodec.errors import InrCodecError
-from inrcodec.presets import DEFAULT_GOP, DEFAULT_MODEL, DEFAULT_PRESET, DEFAULT_QUALITY, MODEL_PRESET_STEPS, PRESET_STEPS, QUALITY_LAMBDAS
+from inrcodec.presets import DEFAULT_GOP, DEFAULT_MODEL, DEFAULT_PRESET, DEFAULT_QUALITY, IMAGE_PRESET_STEPS, QUALITY_LAMBDAS
 from inrcodec.media import (
     atomic_write_bytes,
     check_output_path,
@@ -65,19 +65,16 @@ def _quality_help() -> str:
 
 
 def _preset_help() -> str:
-    with_model = ", ".join(f"{name}: {n}" for name, n in MODEL_PRESET_STEPS.items())
-    without = ", ".join(f"{name}: {n}" for name, n in PRESET_STEPS.items())
+    steps = ", ".join(f"{name}: {n}" for name, n in IMAGE_PRESET_STEPS.items())
     return (
-        f"Encoder effort, as fit steps: with a model {with_model} (the first 10 are the model's meta-learned "
-        f"steps); with --model none {without}. Measured seconds per Kodak image are in README.md."
+        f"Encoder effort: refinement steps after the analysis network's prediction ({steps}). Measured seconds "
+        "per Kodak image are in README.md. For a clip, see --gop and README.md."
     )
 
 
 def _print_version(value: bool) -> None:
     if value:
-        from inrcodec.bitstream.container import FORMAT_MAJOR, FORMAT_MINOR
-
-        typer.echo(f"inrcodec {inrcodec.__version__} (.inr format {FORMAT_MAJOR}.{FORMAT_MINOR})")
+        typer.echo(f"inrcodec {inrcodec.__version__} (reads and writes .inr format 2.0 images and 1.2 video)")
         raise typer.Exit()
 
 
@@ -103,12 +100,12 @@ def encode(
     output: Annotated[Path, typer.Option("--output", "-o", help="The .inr file to write.")],
     quality: Annotated[int, typer.Option("--quality", "-q", min=1, max=8, help=_quality_help())] = DEFAULT_QUALITY,
     preset: Annotated[Preset, typer.Option(help=_preset_help())] = Preset(DEFAULT_PRESET),
-    steps: Annotated[Optional[int], typer.Option(min=1, help="Fit steps, overriding the preset's.")] = None,
+    steps: Annotated[Optional[int], typer.Option(min=0, help="Refinement steps, overriding the preset's.")] = None,
     model: Annotated[
         str,
         typer.Option(
-            help="Installed model to encode with (see `inrcodec models`); 'default' = the default model; 'none' = "
-            "a self-contained file with its own MLP, slower to encode, decodable without any model."
+            help="Installed model to encode images with (see `inrcodec models`); 'default' = the default model. "
+            "Clips are coded with the video model."
         ),
     ] = DEFAULT_MODEL,
     target_bpp: Annotated[
@@ -148,18 +145,14 @@ def encode(
             stats = {**stats, "input": str(input_path), "output": str(output)}
             print_json(stats) if json_output else echo_encoded(output, stats)
             return
-        rgb = read_image(input_path)
-        from inrcodec.codec import encode_image, encode_to_bpp
+        pixels = read_image(input_path, keep_grey=True)
+        from inrcodec.api import encode_image, encode_to_bpp, preset_steps
 
-        model_id = None if model == "none" else model
-        if model_id is None:
-            total_steps = steps if steps is not None else PRESET_STEPS[preset.value]
-        else:
-            total_steps = steps if steps is not None else MODEL_PRESET_STEPS[preset.value]
+        total_steps = preset_steps(preset.value, steps)
         if target_bpp is not None:
             with fit_progress(total_steps) as on_step:
                 result = encode_to_bpp(
-                    rgb, target_bpp, preset.value, steps, model_id, progress=on_step, on_trial=report_trial
+                    pixels, target_bpp, preset.value, steps, model, progress=on_step, on_trial=report_trial
                 )
             if not result.stats["target_reached"]:
                 typer.echo(
@@ -168,9 +161,8 @@ def encode(
                 )
         else:
             with fit_progress(total_steps) as on_step:
-                result = encode_image(
-                    rgb, quality=quality, preset=preset.value, steps=steps, progress=on_step, model=model_id
-                )
+                result = encode_image(pixels, quality=quality, preset=preset.value, steps=steps, model=model,
+                                      progress=on_step)  # fmt: skip
         atomic_write_bytes(output, result.data)
     stats = {**result.stats, "input": str(input_path), "output": str(output)}
     if json_output:
@@ -210,10 +202,15 @@ def decode(
             "rendering the others."
         ),
     ] = None,
+    max_pixels: Annotated[
+        int,
+        typer.Option("--max-pixels", min=1, help="Refuse images larger than this (a few hundred bytes can claim a "
+                     "huge blank image); raise it for files you trust."),
+    ] = 1 << 25,
     force: Annotated[bool, typer.Option("--force", help="Overwrite OUTPUT if it exists.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Decode a .inr file to an 8-bit RGB image, or a clip to a video, a folder of frames or one frame."""
+    """Decode a .inr file to an 8-bit image (RGB or grey), or a clip to a video, a folder of frames or one frame."""
     with command_errors():
         data = read_bytes(input_path)
         from inrcodec.bitstream.video_file import is_video
@@ -237,10 +234,10 @@ def decode(
             raise InrCodecError(f"{str(input_path)!r} is an image file; --frame is for clips")
         check_output_path(output, force, input_path)
         image_format_for_path(output)  # an unknown extension should fail before the decode, not after
-        from inrcodec.codec import decode_bytes
+        from inrcodec.api import decode_image
 
         start = time.perf_counter()
-        rgb = naming_file(input_path, decode_bytes, data)
+        rgb = naming_file(input_path, decode_image, data, max_pixels)
         decode_seconds = time.perf_counter() - start
         write_image(output, rgb)
     height, width = rgb.shape[:2]
@@ -266,17 +263,16 @@ def info(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="The .inr file to describe.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, not tables.")] = False,
 ) -> None:
-    """Show the header of a .inr file: version, image, model, field config, per-level and per-layer records."""
+    """Show the header of a .inr file: version, image, model, and the bytes of its latents."""
     with command_errors():
         data = read_bytes(input_path)
-        from inrcodec.bitstream.image_file import InrFile
         from inrcodec.bitstream.video_file import is_video
 
         if naming_file(input_path, is_video, data):
             header = naming_file(input_path, describe_video, data)
             print_json(header) if json_output else print_video_header(header)
             return
-        header = describe_file(naming_file(input_path, InrFile.from_bytes, data), data, input_path)
+        header = naming_file(input_path, describe_file, data, input_path)
     if json_output:
         print_json(header)
     else:
@@ -324,9 +320,9 @@ def meta_train(
         list[Path], typer.Option("--data", help="Folder of training images (searched recursively); repeatable.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Model folder to write, e.g. models/NAME; its parent gets MANIFEST.json.")],
-    steps: Annotated[int, typer.Option(min=1, help="Outer (meta) steps.")] = 2400,
-    batch: Annotated[int, typer.Option(min=1, help="Crops per outer step.")] = 8,
-    crop: Annotated[int, typer.Option(min=32, help="Side of the square training crops, in pixels.")] = 128,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps (the learning rate decays over the last 15 %).")] = 20000,
+    batch: Annotated[int, typer.Option(min=1, help="Crops per step.")] = 4,
+    crop: Annotated[int, typer.Option(min=64, help="Side of the square training crops, in pixels.")] = 256,
     seed: Annotated[int, typer.Option(help="Seed of the crops, noise and initial weights.")] = 0,
     model_id: Annotated[Optional[str], typer.Option("--id", help="Model id (default: the name of --out).")] = None,
     default: Annotated[bool, typer.Option("--default/--no-default", help="Make it the manifest's default model.")] = True,
@@ -341,10 +337,11 @@ def meta_train(
         ),
     ] = None,
 ) -> None:
-    """Meta-learn a model (MLP, modulations, quantisation steps, Meta-SGD step sizes, rate model, predictor).
+    """Train the shared image model (synthesis, context model, latent gains) and the encoder's analysis network.
 
-    Trains on random crops of the images under --data with the encoder's own few-step inner loop, checkpoints
-    every 50 steps (--resume continues), and writes model.safetensors, CARD.md and train_log.jsonl to --out.
+    Trains on random crops of the images under --data with the rate-distortion loss over the whole quality
+    range, checkpoints every 3 minutes (--resume continues, also with a changed --steps), and writes
+    model.safetensors, CARD.md and train_log.jsonl to --out.
     With --video-from MODEL, trains what video frames coded as residuals need on top of MODEL (no checkpoints).
     Train only on images you will not evaluate on.
     """
@@ -361,19 +358,19 @@ def meta_train(
             train_video_model(data, out, video, steps, batch, seed, model_id, device)
             return
         torch.set_default_device(device)
-        settings = meta.TrainSettings(steps=steps, batch=batch, crop=crop, seed=seed)
+        from inrcodec.train import image as train_image
+
+        settings = train_image.TrainSettings(steps=steps, batch=batch, crop=crop, seed=seed)
         name = model_id or out.name
         command = " ".join(
             ["inrcodec meta-train", *(f"--data {d}" for d in data), f"--out {out}", f"--steps {steps}",
-             f"--batch {batch}", f"--crop {crop}", f"--seed {seed}"]
+             f"--batch {batch}", f"--crop {crop}", f"--seed {seed}"] + (["--resume"] if resume else [])
         )
         with training_progress(steps) as on_step:
-            model, final, n_images = meta.train(data, out, settings, resume=resume, progress=on_step)
-        card = meta.training_card(
-            name, settings, data, n_images, command, hardware.describe(device), final["seconds"], final
-        )
-        weights = meta.export_model(model, out, name, card, default)
-    typer.echo(f"{weights}: model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min)")
+            model, final, n_images = train_image.train(data, out, settings, resume=resume, progress=on_step)
+        card = train_image.training_card(name, settings, data, n_images, command, hardware.describe(device), final, steps)
+        weights = train_image.export_model(model, out, name, card, default)
+    typer.echo(f"{weights}: model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min of training)")
 
 
 def train_video_model(

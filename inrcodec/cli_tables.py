@@ -43,136 +43,62 @@ def config_summary(config: dict, limit: int = 60) -> str:
     return summary if len(summary) <= limit else summary[: limit - 3] + "..."
 
 
-def describe_file(inr, data: bytes, path: Path) -> dict:
-    """A JSON-ready description of a parsed InrFile."""
-    from inrcodec.bitstream.syntax import quant_step
+def describe_file(data: bytes, path: Path) -> dict:
+    """A JSON-ready description of a format 2 image file (header values from the file are checked by the
+    parser; the model id can only hold [A-Za-z0-9._-], so it prints safely)."""
+    from inrcodec.bitstream.image_v2 import parse_image
+    from inrcodec.decoder import file_version
+    from inrcodec.errors import BitstreamError
+    from inrcodec.model.config import level_shape, rate_code_lambda
 
-    width, height = inr.image["width"], inr.image["height"]
-    levels = [
-        {
-            "index": index,
-            **level,
-            "kind": "dense" if level["extent_x"] else "hashed",  # the syntax gives hashed levels no extent
-            "quant_step_value": quant_step(level["quant_step"]),
-        }
-        for index, level in enumerate(inr.levels)
-    ]
-    layers = [
-        {
-            "index": index,
-            **layer,
-            "weight_step_value": quant_step(layer["weight_step"]),
-            "bias_step_value": quant_step(layer["bias_step"]),
-        }
-        for index, layer in enumerate(inr.layers)
-    ]
+    major, minor = file_version(data)
+    if major != 2:
+        raise BitstreamError(f"this is a format {major}.{minor} file of inrcodec 0.1; use inrcodec 0.1 to inspect it")
+    file = parse_image(data, max_pixels=1 << 62)
+    shapes = [level_shape(file.height, file.width, level) for level in range(file.n_levels)]
     return {
         "file": str(path),
         "file_bytes": len(data),
-        "bpp": len(data) * 8 / (width * height),
-        "format_version": "{}.{}".format(*inr.version),
-        "image": dict(inr.image),
-        "model_id": inr.model_id,
-        "model_sha256": inr.model_sha256.hex(),
-        "field_config": dict(inr.field_config),
-        "levels": levels,
-        "layers": layers,
-        "modulation": dict(inr.modulation) if inr.modulation is not None else None,
-        "payload_bytes": len(inr.payload),
+        "bpp": len(data) * 8 / (file.width * file.height),
+        "format_version": f"{major}.{minor}",
+        "image": file.header(),
+        "lambda": rate_code_lambda(file.rate_code),
+        "model_id": file.model_id,
+        "model_sha256": file.model_sha256.hex(),
+        "latent_grids": [{"level": level, "height": h, "width": w} for level, (h, w) in enumerate(shapes)],
+        "latents": sum(h * w for h, w in shapes),
+        "payload_bytes": len(file.payload),
     }
 
 
 def print_header_tables(header: dict) -> None:
-    """The `info` description as rich tables on stdout: file and image, field config, levels, MLP layers (in a
-    self-contained file)."""
+    """The `info` description of an image file as rich tables on stdout: file and image, latent grids."""
     from rich.console import Console
-
-    console = Console(highlight=False)
-    tables = [_summary_table(header), _config_table(header), _levels_table(header)]
-    if header["layers"]:
-        tables.append(_layers_table(header))
-    for table in tables:
-        console.print(table, markup=False)
-
-
-def _summary_table(header: dict):
     from rich.table import Table
 
     image = header["image"]
-    table = Table(title=header["file"], show_header=False)
+    summary = Table(title=header["file"], show_header=False)
     for key, value in (
         ("format version", header["format_version"]),
-        ("image", f"{image['width']}x{image['height']}, {image['channels']} channels, {image['bit_depth']}-bit"),
-        ("model", header["model_id"] or "(none: self-contained, the file carries its MLP)"),
-        ("model sha256", header["model_sha256"] or "-"),
-        ("modulation", _modulation_text(header["modulation"])),
+        ("image", f"{image['width']}x{image['height']}, {'grey' if image['channels'] == 1 else 'RGB'}, "
+                  f"{image['bit_depth']}-bit"),
+        ("rate code", f"{image['rate_code']} (lambda {header['lambda']:.4g})"),
+        ("model", header["model_id"]),
+        ("model sha256", header["model_sha256"]),
         ("file bytes", header["file_bytes"]),
         ("payload bytes", header["payload_bytes"]),
         ("bpp", f"{header['bpp']:.4f}"),
-    ):
-        table.add_row(key, str(value))
-    return table
-
-
-def _modulation_text(modulation: dict | None) -> str:
-    if modulation is None:
-        return "-"
-    return f"rank {modulation['rank']} x {modulation['n_inputs']} inputs, table {_table_name(modulation['table'])}"
-
-
-def _config_table(header: dict):
-    from rich.table import Table
-
-    table = Table(title="field config")
-    table.add_column("field")
-    table.add_column("value", justify="right")
-    for key, value in header["field_config"].items():
-        table.add_row(key, f"{value:g}" if isinstance(value, float) else str(value))
-    return table
-
-
-def _levels_table(header: dict):
-    from rich.table import Table
-
-    table = Table(title="grid levels")
-    for column in ("level", "kind", "scale", "res", "extent", "quant step", "tables"):
-        table.add_column(column, justify="right")
-    for level in header["levels"]:
-        extent = f"{level['extent_x']}x{level['extent_y']}" if level["kind"] == "dense" else "-"
-        table.add_row(
-            str(level["index"]),
-            level["kind"],
-            f"{level['scale']:.7g}",
-            str(level["res"]),
-            extent,
-            f"{level['quant_step']} ({level['quant_step_value']:.4g})",
-            " ".join(map(_table_name, level["tables"])),
-        )
-    return table
-
-
-def _layers_table(header: dict):
-    from rich.table import Table
-
-    table = Table(title="MLP layers")
-    for column in ("layer", "weight step", "weight table", "bias step", "bias table"):
-        table.add_column(column, justify="right")
-    for layer in header["layers"]:
-        table.add_row(
-            str(layer["index"]),
-            f"{layer['weight_step']} ({layer['weight_step_value']:.4g})",
-            _table_name(layer["weight_table"]),
-            f"{layer['bias_step']} ({layer['bias_step_value']:.4g})",
-            _table_name(layer["bias_table"]),
-        )
-    return table
-
-
-def _table_name(table_index: int) -> str:
-    """An entropy table index for people: the all-zero marker by name, Laplace tables by number."""
-    from inrcodec.entropy import ALL_ZERO
-
-    return "zero" if table_index == ALL_ZERO else str(table_index)
+    ):  # fmt: skip
+        summary.add_row(key, str(value))
+    grids = Table(title=f"latent grids ({header['latents']} latents)")
+    for column in ("level", "pixels per vertex", "grid"):
+        grids.add_column(column, justify="right")
+    for grid in header["latent_grids"]:
+        step = 1 << grid["level"]
+        grids.add_row(str(grid["level"]), f"{step}x{step}", f"{grid['width']}x{grid['height']}")
+    console = Console(highlight=False)
+    for table in (summary, grids):
+        console.print(table, markup=False)
 
 
 def print_video_header(header: dict) -> None:

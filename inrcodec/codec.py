@@ -14,7 +14,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from inrcodec import context, entropy
+from inrcodec import context
+from inrcodec.entropy import groups as entropy
 from inrcodec.analysis import can_initialise, initialise_from_image
 from inrcodec.bitstream.image_file import InrFile
 from inrcodec.bitstream.syntax import MAX_PIXELS, MAX_SIDE, quant_step

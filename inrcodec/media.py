@@ -40,11 +40,12 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         raise InrCodecError(f"cannot read {_quote(path)}: {_reason(exc)}") from None
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def read_image(path: str | os.PathLike, keep_grey: bool = False) -> np.ndarray:
     """An image file -> uint8 [H, W, 3] RGB, upright as viewers show it (EXIF orientation applied).
 
-    Greyscale, palette, CMYK and YCbCr images are converted to RGB. Images with transparency or with more
-    than 8 bits per sample, animations and empty images are refused with an InrCodecError.
+    Palette, CMYK and YCbCr images are converted to RGB; greyscale ones too, unless keep_grey, which gives
+    uint8 [H, W]. Images with transparency or with more than 8 bits per sample, animations and empty images are
+    refused with an InrCodecError.
     """
     path = Path(path)
     _check_readable_file(path)
@@ -56,7 +57,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         with file, Image.open(file) as image:
             _check_storable(image, path)
             # np.array copies: np.asarray of a Pillow image is read-only, which torch.from_numpy warns about.
-            rgb = np.array(ImageOps.exif_transpose(image).convert("RGB"), dtype=np.uint8)
+            mode = "L" if keep_grey and image.mode in ("L", "1") else "RGB"
+            rgb = np.array(ImageOps.exif_transpose(image).convert(mode), dtype=np.uint8)
     except Image.DecompressionBombError:
         raise InrCodecError(
             f"{_quote(path)} is too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS} pixels)"
@@ -118,15 +120,16 @@ def _tile_rawmode(image: Image.Image) -> str:
 
 
 def encode_image_file(rgb: np.ndarray, path: str | os.PathLike) -> bytes:
-    """uint8 [H, W, 3] -> the bytes of an image file whose format follows the extension (PNG if none)."""
+    """uint8 [H, W, 3] RGB or [H, W] grey -> the bytes of an image file whose format follows the extension
+    (PNG if none)."""
     rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected uint8 [H, W, 3] RGB, got {rgb.dtype} {list(rgb.shape)}")
+    if rgb.dtype != np.uint8 or not (rgb.ndim == 2 or (rgb.ndim == 3 and rgb.shape[2] == 3)):
+        raise ValueError(f"expected uint8 [H, W, 3] RGB or [H, W] grey, got {rgb.dtype} {list(rgb.shape)}")
     path = Path(path)
     image_format = image_format_for_path(path)
     buffer = io.BytesIO()
     try:
-        Image.fromarray(rgb, "RGB").save(buffer, format=image_format)
+        Image.fromarray(rgb, "L" if rgb.ndim == 2 else "RGB").save(buffer, format=image_format)
     except (KeyError, OSError, ValueError) as exc:
         raise InrCodecError(f"cannot write {_quote(path)} as {image_format}: {_reason(exc)}") from None
     return buffer.getvalue()
@@ -144,7 +147,8 @@ def image_format_for_path(path: str | os.PathLike) -> str:
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    """Write uint8 [H, W, 3] RGB as an image file (format from the extension, PNG if none), atomically."""
+    """Write uint8 [H, W, 3] RGB or [H, W] grey as an image file (format from the extension, PNG if none),
+    atomically."""
     atomic_write_bytes(path, encode_image_file(rgb, path))
 
 

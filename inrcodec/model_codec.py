@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from inrcodec import entropy, models
+from inrcodec import models
+from inrcodec.entropy import groups as entropy
 from inrcodec.analysis import ycbcr_pyramid
 from inrcodec.bitstream.image_file import InrFile
 from inrcodec.codec import (

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from inrcodec.entropy import MAX_SYMBOL
+from inrcodec.entropy.groups import MAX_SYMBOL
 
 
 def quantise(values: torch.Tensor, step: float) -> torch.Tensor:

@@ -11,10 +11,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-from inrcodec.presets import QUALITY_LAMBDAS
+from inrcodec.model.config import LAMBDA_MAX, LAMBDA_MIN
 
-LAMBDA_LOW = min(QUALITY_LAMBDAS.values()) / 8
-LAMBDA_HIGH = max(QUALITY_LAMBDAS.values()) * 4
+LAMBDA_LOW = LAMBDA_MIN  # the range of the v2 rate codes
+LAMBDA_HIGH = LAMBDA_MAX
 TYPICAL_SLOPE = -0.6  # d log(bpp) / d log(lambda), measured over q1..q8 on Kodak (core benchmark)
 
 EncodeAt = Callable[[float], tuple[bytes, dict]]

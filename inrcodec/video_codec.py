@@ -21,7 +21,8 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from inrcodec import context, entropy
+from inrcodec import context
+from inrcodec.entropy import groups as entropy
 from inrcodec.bitstream.syntax import MAX_FRAMES, MAX_SYMBOL, quant_step
 from inrcodec.bitstream.video_file import VideoFile
 from inrcodec.codec import EncodeResult, code_levels, deterministic_kernels, field_config_record

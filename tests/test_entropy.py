@@ -12,8 +12,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from inrcodec import entropy
-from inrcodec.entropy import ALL_ZERO, MAX_SYMBOL, N_TABLES, SymbolGroup
+from inrcodec.entropy import groups as entropy
+from inrcodec.entropy.groups import ALL_ZERO, MAX_SYMBOL, N_TABLES, SymbolGroup
 
 ALPHABET = 2 * MAX_SYMBOL + 1
 PRECISION = 24

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inrcodec import entropy
+from inrcodec.entropy import groups as entropy
 from inrcodec.bitstream.image_file import InrFile
 
 VECTOR_DIR = Path(__file__).resolve().parent.parent / "bitstream" / "vectors"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from inrcodec import context, entropy
+from inrcodec import context
+from inrcodec.entropy import groups as entropy
 from inrcodec.quant import inter_plane_contexts
 
 

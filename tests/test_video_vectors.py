@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from test_vectors import MAX_DIFFERING_FRACTION, N_CONTEXTS, sha256, spec_decode_plane, symbols_sha256
 
-from inrcodec import entropy
+from inrcodec.entropy import groups as entropy
 from inrcodec.bitstream.video_file import VideoFile
 
 VIDEO_DIR = Path(__file__).resolve().parent.parent / "bitstream" / "vectors" / "video"

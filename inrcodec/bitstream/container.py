@@ -16,17 +16,18 @@ import zlib
 from inrcodec.errors import BitstreamError
 
 MAGIC = b"INRC"
-FORMAT_MAJOR = 1
-FORMAT_MINOR = 1  # the newest minor version this code writes; minor versions only add, so any 1.x is read
+# Major versions this code reads: 1 (v1 video; v1 still images are refused by the image reader) and 2 (v2
+# images). Minor versions only add, so any minor of a known major is parsed.
+READ_MAJORS = (1, 2)
 FLAG_CRC32 = 0x01
 END_TAG = b"END "
 PREAMBLE = struct.Struct("<4sBBBB")
 SECTION = struct.Struct("<4sI")
 
 
-def write_container(sections: list[tuple[bytes, bytes]], crc: bool = True, minor: int = 0) -> bytes:
-    """sections: (4-byte tag, payload) in file order -> the whole file, format version 1.minor."""
-    out = bytearray(PREAMBLE.pack(MAGIC, FORMAT_MAJOR, minor, FLAG_CRC32 if crc else 0, 0))
+def write_container(sections: list[tuple[bytes, bytes]], crc: bool = True, minor: int = 0, major: int = 1) -> bytes:
+    """sections: (4-byte tag, payload) in file order -> the whole file, format version major.minor."""
+    out = bytearray(PREAMBLE.pack(MAGIC, major, minor, FLAG_CRC32 if crc else 0, 0))
     for tag, payload in sections:
         if len(tag) != 4 or tag == END_TAG:
             raise ValueError(f"bad section tag {tag!r}")
@@ -44,8 +45,9 @@ def read_container(data: bytes, known_tags: frozenset[bytes]) -> tuple[dict, dic
     if len(data) < PREAMBLE.size:
         raise BitstreamError("file is truncated")
     magic, major, minor, flags, _ = PREAMBLE.unpack_from(data)
-    if major != FORMAT_MAJOR:
-        raise BitstreamError(f"unsupported .inr format version {major}.{minor} (this decoder reads {FORMAT_MAJOR}.x)")
+    if major not in READ_MAJORS:
+        readable = ", ".join(f"{m}.x" for m in READ_MAJORS)
+        raise BitstreamError(f"unsupported .inr format version {major}.{minor} (this decoder reads {readable})")
     body_end = len(data)
     if flags & FLAG_CRC32:
         if len(data) < PREAMBLE.size + SECTION.size + 4:

@@ -20,7 +20,7 @@ import numpy as np
 from inrcodec.bitstream.syntax import ALL_ZERO, MAX_SYMBOL, N_TABLES
 
 TABLE_PRECISION_BITS = 24
-TABLE_PATH = Path(__file__).with_name("bitstream") / "laplace_table.npy"
+TABLE_PATH = Path(__file__).parent.parent / "bitstream" / "laplace_table.npy"
 
 
 def laplace_scale(table_index: int) -> float:

@@ -1,0 +1,88 @@
+"""The v2 image decoder: parse once, entropy-decode the latents (integers only), render (numpy float32).
+
+Imports nothing of the encoder and never torch: numpy, constriction and safetensors' numpy loader only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inrcodec.bitstream.container import PREAMBLE, MAGIC
+from inrcodec.bitstream.image_v2 import DEFAULT_MAX_PIXELS, ImageFile, parse_image
+from inrcodec.entropy.planes import decode_latents
+from inrcodec.errors import BitstreamError, InrCodecError
+from inrcodec.field.synthesis import render, to_uint8
+from inrcodec.model.config import level_shape
+from inrcodec.model.shared import SharedDecoder, load_shared
+from inrcodec.models import find_model
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """pixels: uint8 [H, W, 3] (RGB) or [H, W] (grey); file: the parsed header."""
+
+    pixels: np.ndarray
+    file: ImageFile
+
+
+def file_version(data: bytes) -> tuple[int, int]:
+    """(major, minor) of .inr bytes, without parsing further; BitstreamError if they are not an .inr file."""
+    if not data or data[:4] != MAGIC[: len(data[:4])]:
+        raise BitstreamError("not an .inr file (wrong magic bytes)")
+    if len(data) < PREAMBLE.size:
+        raise BitstreamError("file is truncated")
+    return data[4], data[5]
+
+
+def model_for(file: ImageFile) -> SharedDecoder:
+    """The installed v2 model that the file names (id and sha256 must match); InrCodecError otherwise."""
+    entry = find_model(file.model_id, file.model_sha256)
+    if entry.config.get("codec") != 2:
+        raise InrCodecError(f"model '{entry.id}' is not a v2 image model")
+    shared = load_shared(entry)
+    if shared.config.n_levels != file.n_levels:
+        raise BitstreamError(f"file has {file.n_levels} latent levels, model '{entry.id}' has {shared.config.n_levels}")
+    return shared
+
+
+def latent_shapes(file: ImageFile) -> list[tuple[int, int]]:
+    return [level_shape(file.height, file.width, level) for level in range(file.n_levels)]
+
+
+def decode_file_latents(file: ImageFile, shared: SharedDecoder) -> list[np.ndarray]:
+    """Entropy-decode the integer latent grids (finest first); BitstreamError on a bad stream."""
+    try:
+        return decode_latents(file.payload, latent_shapes(file), shared.contexts, file.rate_code)
+    except ValueError as exc:
+        raise BitstreamError(str(exc)) from None
+
+
+def pixels_of(rgb: np.ndarray, channels: int) -> np.ndarray:
+    """Rendered float RGB [H, W, 3] -> the decoded 8-bit image (grey: the mean of the three channels)."""
+    if channels == 1:
+        return to_uint8(rgb.mean(axis=2))
+    return to_uint8(rgb)
+
+
+def render_latents(file: ImageFile, shared: SharedDecoder, latents: list[np.ndarray]) -> np.ndarray:
+    return render(latents, shared.gains(file.rate_code), shared.synthesis, file.height, file.width)
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Bytes of a format 2 image file -> the decoded image. InrCodecError (one line) on any problem."""
+    major, minor = file_version(data)
+    if major == 1:
+        raise BitstreamError(
+            f"this is a format {major}.{minor} file of inrcodec 0.1; this version decodes format 2 images "
+            "(and 1.2 video): decode it with inrcodec 0.1 (pip install inrcodec==0.1.0)"
+        )
+    file = parse_image(data, max_pixels)
+    shared = model_for(file)
+    try:
+        latents = decode_file_latents(file, shared)
+        pixels = pixels_of(render_latents(file, shared, latents), file.channels)
+    except MemoryError:
+        raise InrCodecError(f"not enough memory to decode a {file.width}x{file.height} image") from None
+    return DecodedImage(pixels, file)

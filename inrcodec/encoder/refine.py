@@ -1,0 +1,73 @@
+"""Refinement of the predicted latents of one image against the frozen shared decoder (latents only).
+
+Adam on the float latents, minimising MSE + lambda x bpp under the quantisation proxy: noisy soft-rounding
+with the temperature annealed 0.3 -> 0.1 for the first SOFT_FRACTION of the steps, then straight-through
+rounding (the rate then counts the rounded latents, as coded). The context model always reads the rounded
+latents, as the decoder does. Keeps the best rounded state seen in the straight-through phase.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from inrcodec.encoder.model_torch import CodecModel
+from inrcodec.encoder.proxy import noisy_soft_round, straight_through, temperature_at
+from inrcodec.encoder.shared_torch import laplace_bits
+
+SOFT_FRACTION = 0.8
+LEARNING_RATE = 0.05
+
+ProgressFn = Callable[[int, dict], None]
+
+
+def rd_cost(
+    model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_code: torch.Tensor, lam: float,
+    temperature: float | None, grey: bool = False,
+) -> tuple[torch.Tensor, float, float]:
+    """-> (cost MSE + lam bpp, MSE, bpp) of float latents under the proxy (temperature None: straight-through).
+    target [1, 3, H, W]; grey: the distortion is measured on the mean of the three channels."""
+    height, width = target.shape[-2:]
+    rounded = [straight_through(y) for y in latents]
+    coded = rounded if temperature is None else [noisy_soft_round(y, temperature) for y in latents]
+    params = model.shared.distribution(rounded, rate_code)
+    bits = sum(laplace_bits(q, mean, log_scale).sum() for q, (mean, log_scale) in zip(coded, params))
+    recon = model.shared.render(coded, rate_code, height, width)
+    if grey:
+        recon = recon.mean(dim=1, keepdim=True)
+    mse = ((recon - target) ** 2).mean()
+    bpp = bits / (height * width)
+    return mse + lam * bpp, float(mse.detach()), float(bpp.detach())
+
+
+def refine(
+    model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_code: int, lam: float, steps: int,
+    grey: bool = False, progress: ProgressFn | None = None,
+) -> list[torch.Tensor]:
+    """Predicted latents (finest first) [1, 1, h, w] -> refined float latents (round them to code)."""
+    if steps <= 0:
+        return [y.detach() for y in latents]
+    params = [y.detach().clone().requires_grad_(True) for y in latents]
+    optimiser = torch.optim.Adam(params, lr=LEARNING_RATE)
+    code = torch.tensor([float(rate_code)])
+    soft_steps = int(round(steps * SOFT_FRACTION))
+    best, best_cost = [p.detach().clone() for p in params], math.inf
+    for step in range(steps):
+        for group in optimiser.param_groups:
+            group["lr"] = LEARNING_RATE * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        temperature = temperature_at(step / max(1, soft_steps)) if step < soft_steps else None
+        cost, mse, bpp = rd_cost(model, params, target, code, lam, temperature, grey)
+        if temperature is None and float(cost.detach()) < best_cost:
+            best_cost, best = float(cost.detach()), [p.detach().clone() for p in params]
+        optimiser.zero_grad(set_to_none=True)
+        cost.backward()
+        optimiser.step()
+        if progress is not None:
+            progress(step, {"psnr": -10 * math.log10(max(mse, 1e-10)), "bpp": bpp})
+    with torch.no_grad():
+        cost, _, _ = rd_cost(model, params, target, code, lam, None, grey)
+    if float(cost) < best_cost:
+        best = [p.detach().clone() for p in params]
+    return best

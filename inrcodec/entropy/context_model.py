@@ -1,0 +1,132 @@
+"""The context model of codec v2 in integer fixed point (SPEC.md section 2.3): bit-exact on any machine.
+
+For each latent of a level, in one of two checkerboard passes, a small MLP maps its causal context (9 coarse
+neighbours, the rate code, and in pass B 12 same-level neighbours) to a Laplace mean and log-scale, which select
+a table of inrcodec/entropy/tables.py. Weights are the float32 weights of the shared model rounded to multiples
+of 2^-12; activations carry 8 fractional bits; every product and sum is an integer below 2^53, so numpy float64
+matrix products compute it exactly (and fast); `mlp_int64` is the same function in int64 arithmetic, kept
+for the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inrcodec.entropy.tables import LOG_SCALE_MIN, LOG_SCALE_STEP, N_FRACTIONS, N_SCALES
+from inrcodec.model.config import (
+    CONTEXT_CLAMP,
+    RATE_FEATURE_DIVISOR,
+    SAME_LEVEL_OFFSETS,
+)
+
+WEIGHT_BITS = 12
+ACTIVATION_BITS = 8
+WEIGHT_LIMIT = 1 << 15  # |weight| < 8 after scaling by 2^12
+BIAS_LIMIT = 1 << 31
+ACTIVATION_LIMIT = (1 << 24) - 1  # hidden activations are clamped to [0, 2^24 - 1]
+MEAN_LIMIT = 1024 << ACTIVATION_BITS  # predicted means are clamped to [-1024, 1024]
+_ONE = 1 << ACTIVATION_BITS
+
+
+@dataclass(frozen=True)
+class IntegerMlp:
+    """Layers (W [out, in] int, b [out] int) in fixed point; weights at 2^-12, biases at 2^-20."""
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+
+    @classmethod
+    def from_float(cls, layers: list[tuple[np.ndarray, np.ndarray]], name: str) -> "IntegerMlp":
+        """Round float32 (weight [out, in], bias [out]) pairs; ValueError if a value is out of range."""
+        weights, biases = [], []
+        for weight, bias in layers:
+            w = np.round(np.asarray(weight, dtype=np.float64) * (1 << WEIGHT_BITS))
+            b = np.round(np.asarray(bias, dtype=np.float64) * (1 << (WEIGHT_BITS + ACTIVATION_BITS)))
+            if np.abs(w).max(initial=0) >= WEIGHT_LIMIT or np.abs(b).max(initial=0) >= BIAS_LIMIT:
+                raise ValueError(f"context network {name} has a weight outside the fixed-point range")
+            weights.append(w.astype(np.int64))
+            biases.append(b.astype(np.int64))
+        return cls(tuple(weights), tuple(biases))
+
+    def __post_init__(self) -> None:
+        # float64 copies for the fast path: integers below 2^53 are exact in float64, whatever the BLAS
+        object.__setattr__(self, "_float_layers", tuple(
+            (np.ascontiguousarray(w.T, dtype=np.float64), b.astype(np.float64)) for w, b in zip(self.weights, self.biases)
+        ))  # fmt: skip
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """x [N, in] integer-valued float64 at 2^-8 -> [N, 2] integer-valued float64 at 2^-8 (mean, log-scale)."""
+        layers = self._float_layers
+        for i, (w, b) in enumerate(layers):
+            x = x @ w
+            x += b
+            x *= 1.0 / (1 << WEIGHT_BITS)  # exact: a power of two
+            np.floor(x, out=x)
+            if i < len(layers) - 1:
+                np.clip(x, 0, ACTIVATION_LIMIT, out=x)
+        return x
+
+    def mlp_int64(self, x: np.ndarray) -> np.ndarray:
+        """The same function in int64 arithmetic (the definition; slower)."""
+        x = x.astype(np.int64)
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = (x @ w.T + b) >> WEIGHT_BITS
+            if i < len(self.weights) - 1:
+                x = np.clip(x, 0, ACTIVATION_LIMIT)
+        return x
+
+
+def padded_grid(grid: np.ndarray, pad: int) -> np.ndarray:
+    """int grid [h, w] -> float64 [h + 2 pad, w + 2 pad]: values clamped to +-CONTEXT_CLAMP, at 2^-8, zero outside."""
+    clamped = np.clip(grid, -CONTEXT_CLAMP, CONTEXT_CLAMP).astype(np.float64) * _ONE
+    return np.pad(clamped, pad)
+
+
+def context_matrix(
+    coarse: np.ndarray | None, same: np.ndarray | None, rows: np.ndarray, cols: np.ndarray, rate_code: int
+) -> np.ndarray:
+    """Fixed-point inputs [N, C] (float64 holding integers at 2^-8) of vertices (rows, cols) of a level.
+
+    coarse: padded_grid(coarser level, 1), or None for the coarsest level (zeros); same: padded_grid(this
+    level, 2) in pass B, None in pass A. Columns: the 3x3 neighbourhood of the parent (rows // 2, cols // 2) on
+    the coarser level in (dy, dx) row-major order, mirrored left-right on odd columns and up-down on odd rows (so
+    the first row and column lie away from the vertex); the rate code as t / 64; in pass B the 12 neighbours
+    of SAME_LEVEL_OFFSETS.
+    """
+    n = rows.size
+    out = np.zeros((n, 10 + (len(SAME_LEVEL_OFFSETS) if same is not None else 0)), dtype=np.float64)
+    if coarse is not None:
+        stride = coarse.shape[1]
+        sign_y = np.where(rows % 2 == 1, -stride, stride)
+        sign_x = np.where(cols % 2 == 1, -1, 1)
+        centre = (rows // 2 + 1) * stride + cols // 2 + 1
+        flat = coarse.ravel()
+        for k, (dy, dx) in enumerate((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+            out[:, k] = flat[centre + sign_y * dy + sign_x * dx]
+    out[:, 9] = rate_code * (_ONE // RATE_FEATURE_DIVISOR)
+    if same is not None:
+        stride = same.shape[1]
+        centre = (rows + 2) * stride + cols + 2
+        flat = same.ravel()
+        for k, (dy, dx) in enumerate(SAME_LEVEL_OFFSETS):
+            out[:, 10 + k] = flat[centre + dy * stride + dx]
+    return out
+
+
+def pass_positions(height: int, width: int, second: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of a checkerboard pass in raster order: pass A has i + j even, pass B odd."""
+    rows, cols = np.nonzero((np.add.outer(np.arange(height), np.arange(width)) % 2 == 1) == second)
+    return rows, cols
+
+
+def table_choice(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Network output [N, 2] (mean, log-scale at 2^-8) -> (integer mean m int64 [N], table index int64 [N])."""
+    mean = np.clip(params[:, 0], -MEAN_LIMIT, MEAN_LIMIT).astype(np.int64)
+    log_scale = params[:, 1].astype(np.int64)
+    m = (mean + _ONE // 2) >> ACTIVATION_BITS
+    fraction = (mean + _ONE // 2 - (m << ACTIVATION_BITS)) >> (ACTIVATION_BITS - 3)
+    step = round(LOG_SCALE_STEP * _ONE)
+    s = np.clip((log_scale - round(LOG_SCALE_MIN * _ONE) + step // 2) // step, 0, N_SCALES - 1)
+    return m, s * N_FRACTIONS + fraction
