@@ -2,8 +2,8 @@
 
 Variants: the default (model base-v1, medium preset, first frame at half the rate weight); the first frame at the
 full rate weight; later frames with 50 instead of 60 steps; the video model video-v1 (its meta-learned residual
-step sizes and rate scales); and inrcodec's image codec on every frame (medium preset) for reference. Every figure
-comes from the bytes written and their decode.
+step sizes and rate scales); and inrcodec's image codec (format 2, the default image model) on every frame (medium
+preset) for reference. Every figure comes from the bytes written and their decode.
 
     python eval/bench_video_ablation.py [--frames 16] [--quality 4] [--out eval/results/video/ablation.json]
 """
@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 import inrcodec
-from inrcodec import video_codec
-from inrcodec.codec import decode_bytes, encode_image
+from inrcodec.api import decode_image, encode_image
 from inrcodec.hardware import cpu_name
 from inrcodec.metrics import psnr
 from inrcodec.presets import VIDEO_PRESET_STEPS
-from inrcodec.video_io import open_video
+from inrcodec.video import codec as video_codec
+from inrcodec.video.io import open_video
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "basketballpass_416x240"
 
@@ -60,7 +60,7 @@ def image_variant(clip: Path, quality: int) -> dict:
         result = encode_image(rgb, quality=quality, preset="medium")
         seconds += result.stats["encode_seconds"]
         sizes.append(len(result.data))
-        scores.append(psnr(rgb, decode_bytes(result.data)))
+        scores.append(psnr(rgb, decode_image(result.data)))
         height, width = rgb.shape[:2]
     return {"bytes": sum(sizes), "bpp": sum(sizes) * 8 / (width * height * len(sizes)), "psnr_rgb": float(np.mean(scores)),
             "encode_seconds": seconds, "model": "default", "steps": "image medium", "frame_psnr": [round(s, 3) for s in scores]}

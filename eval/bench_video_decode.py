@@ -21,7 +21,7 @@ from bench_video_ablation import first_frames  # eval/ is this script's folder, 
 
 import inrcodec
 from inrcodec.hardware import cpu_name
-from inrcodec.video_codec import decode_frame, decode_video, encode_video
+from inrcodec.video.codec import decode_frame, decode_video, encode_video
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "vid4_walk_720x480"
 FRAMES = 16

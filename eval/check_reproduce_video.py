@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from inrcodec.models import resolve
-from inrcodec.video_codec import encode_video
+from inrcodec.video.codec import encode_video
 
 
 def main() -> None:
@@ -32,13 +32,13 @@ def main() -> None:
     args = parser.parse_args()
     meta = json.loads((args.results / "inrcodec.json").read_text())["meta"]
     config = meta["config"]
-    if resolve(None).sha256 != config["model"]["sha256"]:
-        sys.exit(f"the installed default model is not {config['model']['id']}")
+    if resolve(config["model"]["id"]).sha256 != config["model"]["sha256"]:
+        sys.exit(f"the installed model {config['model']['id']!r} is not the one the results were measured with")
     torch.set_num_threads(meta["threads"])
     with (args.results / "inrcodec.csv").open() as file:
         rows = list(csv.DictReader(line for line in file if not line.startswith("#")))
     committed = next(r for r in rows if int(float(r["quality"])) == args.quality)
-    result = encode_video(args.clip, quality=args.quality, preset=config["preset"])
+    result = encode_video(args.clip, quality=args.quality, preset=config["preset"], model=config["model"]["id"])
     record = {
         "clip": str(args.clip), "quality": args.quality, "preset": config["preset"], "threads": meta["threads"],
         "committed": {"sha256": committed["sha256"], "bytes": int(committed["bytes"]), "psnr_rgb": float(committed["psnr_rgb"])},

@@ -3,4 +3,4 @@
 Importing the package is cheap: torch and the codec pipeline are imported by the functions that need them.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

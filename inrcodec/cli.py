@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from contextlib import contextmanager
 from enum import Enum
@@ -17,7 +18,7 @@ from typing import Annotated, Callable, Iterator, Optional
 import typer
 
 import inrcodec
-from inrcodec.cli_video import (
+from inrcodec.video.cli import (
     decode_clip,
     describe_video,
     echo_encoded,
@@ -213,7 +214,7 @@ def decode(
     """Decode a .inr file to an 8-bit image (RGB or grey), or a clip to a video, a folder of frames or one frame."""
     with command_errors():
         data = read_bytes(input_path)
-        from inrcodec.bitstream.video_file import is_video
+        from inrcodec.video.file import is_video
 
         if naming_file(input_path, is_video, data):
             if frame is not None or output.suffix:
@@ -266,7 +267,7 @@ def info(
     """Show the header of a .inr file: version, image, model, and the bytes of its latents."""
     with command_errors():
         data = read_bytes(input_path)
-        from inrcodec.bitstream.video_file import is_video
+        from inrcodec.video.file import is_video
 
         if naming_file(input_path, is_video, data):
             header = naming_file(input_path, describe_video, data)
@@ -348,7 +349,7 @@ def meta_train(
     with command_errors():
         import torch
 
-        from inrcodec import hardware, meta
+        from inrcodec import hardware
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -376,9 +377,10 @@ def meta_train(
 def train_video_model(
     data: list[Path], out: Path, base_id: str, steps: int, batch: int, seed: int, model_id: str | None, device: str
 ) -> None:
-    """`meta-train --video-from`: learn a video model on top of an installed image model (video_meta.py)."""
-    from inrcodec import hardware, meta, video_meta
-    from inrcodec.model_codec import load_model
+    """`meta-train --video-from`: learn a video model on top of an installed v1 image model (video/meta.py)."""
+    from inrcodec import hardware
+    from inrcodec.video import meta as video_meta
+    from inrcodec.video.v1.model import load_model
 
     if device != "cpu":
         raise InrCodecError("video meta-training runs on the CPU only (use --device cpu)")
@@ -394,7 +396,7 @@ def train_video_model(
     card = video_meta.video_training_card(
         name, base.entry.id, settings, data, n_images, command, hardware.describe("cpu"), final
     )
-    weights = meta.export_model(model, out, name, card, default=False)
+    weights = video_meta.export_model(model, out, name, card, default=False)
     typer.echo(f"{weights}: video model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min)")
 
 
@@ -430,7 +432,7 @@ def rd_curve(
         typer.Option("--qualities", "--quality",
                      help="inrcodec quality levels, comma-separated, 1..8 (default: all; 1,3,5,7 with --video)."),
     ] = None,
-    model: Annotated[str, typer.Option(help="Model id, 'default', or 'none' (self-contained files).")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="Image model id, or 'default'.")] = DEFAULT_MODEL,
     codecs: Annotated[
         Optional[str],
         typer.Option(help="Live baselines, comma-separated: jpeg, webp, avif, jpeg2000 (the default); or 'none'. "
@@ -476,12 +478,10 @@ def rd_curve(
         presets = _choices(preset, [p.value for p in Preset], "preset")
         levels = [_quality_level(text) for text in _choices(qualities, None, "quality")]
         baselines = [] if codecs.strip().lower() == "none" else rdcodecs.baseline_codecs(_choices(codecs, None, "codec"))
-        chosen_model = None if model.lower() == "none" else model
-        if chosen_model is not None:
-            from inrcodec.models import resolve
+        from inrcodec.api import resolve_model
 
-            resolve(None if chosen_model == DEFAULT_MODEL else chosen_model)
-        inr = [rdcodecs.inrcodec_codec(p, chosen_model) for p in presets]
+        resolve_model(model)
+        inr = [rdcodecs.inrcodec_codec(p, model) for p in presets]
         data = resolve_dataset(dataset, data_dir, on_download=lambda url: typer.echo(f"downloaded {url}", err=True))
         folder = out or Path(f"rd-{data.name}")
         wanted = {c.name: c.qualities for c in baselines} | {c.name: tuple(levels) for c in inr}
@@ -700,4 +700,8 @@ def finite_or_none(value):
 
 
 def main() -> None:
+    # Before torch is imported: OpenMP threads that spin while they wait make an encode 2x slower when other
+    # processes compete for the cores (measured: 20.7 s active, 10.8 s passive for one encode beside a training
+    # run on two cores; README "Speed"). A user's own setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app(prog_name="inrcodec")

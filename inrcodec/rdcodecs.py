@@ -111,10 +111,10 @@ def _pillow_encode(rgb: np.ndarray, format_name: str, **options) -> bytes:
 
 @dataclass(frozen=True)
 class InrCodec(Codec):
-    """inrcodec at one preset with one model (None: the model-free encoder), as `inrcodec encode` runs it."""
+    """inrcodec's image codec at one preset with one model, as `inrcodec encode` runs it."""
 
     preset: str = "medium"
-    model: str | None = "default"
+    model: str = "default"
     name: str = ""
     label: str = ""
     kind: str = "inrcodec"
@@ -122,37 +122,32 @@ class InrCodec(Codec):
     steps: int | None = field(default=None)
 
     def encode(self, rgb, quality):
-        from .codec import encode_image
+        from .api import encode_image
 
         return encode_image(rgb, quality=int(quality), preset=self.preset, steps=self.steps, model=self.model).data
 
     def decode(self, data):
-        from .codec import decode_bytes
+        from .api import decode_image
 
-        return decode_bytes(data)
+        return decode_image(data)
 
     def config(self):
         import torch
 
         import inrcodec
 
-        config = {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__,
-                  "preset": self.preset, "steps": self.steps, "model": None}
-        if self.model is not None:
-            from .models import resolve
+        from .api import resolve_model
 
-            entry = resolve(None if self.model == "default" else self.model)
-            config["model"] = {"id": entry.id, "sha256": entry.sha256}
-        return config
+        entry = resolve_model(self.model)
+        return {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__,
+                "preset": self.preset, "steps": self.steps, "model": {"id": entry.id, "sha256": entry.sha256}}
 
 
-def inrcodec_codec(preset: str, model: str | None, steps: int | None = None) -> InrCodec:
+def inrcodec_codec(preset: str, model: str = "default", steps: int | None = None) -> InrCodec:
     """The inrcodec entry of a run, named by preset (and model/steps when not the defaults)."""
     name = f"inrcodec-{preset}"
     label = f"inrcodec {preset}"
-    if model is None:
-        name, label = name + "-nomodel", label + " (no model)"
-    elif model != "default":
+    if model != "default":
         name, label = f"{name}-{model}", f"{label} ({model})"
     if steps is not None:
         name, label = f"{name}-{steps}steps", f"{label}, {steps} steps"

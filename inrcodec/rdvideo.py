@@ -1,9 +1,10 @@
 """Rate-distortion of video codecs over one clip, behind `inrcodec rd-curve --video PATH`.
 
-Codecs: inrcodec's video codec (video_codec.encode_video / decode_video), inrcodec's image codec frame by frame,
-and x264 / x265 live through PyAV, each at several quality points. Every rate comes from the encoded bytes and
-every distortion from decoded 8-bit frames compared with source frame i, streamed: the source is opened afresh
-(open_video) for each pass and one frame is held at a time. Colour for x264/x265 and PSNR-YUV: yuv.py.
+Codecs: inrcodec's video codec (video.codec.encode_video / decode_video), inrcodec's image codec frame by frame
+(api.encode_image / decode_image), and x264 / x265 live through PyAV, each at several quality points. Every rate
+comes from the encoded bytes and every distortion from decoded 8-bit frames compared with source frame i,
+streamed: the source is opened afresh (open_video) for each pass and one frame is held at a time. Colour for
+x264/x265 and PSNR-YUV: yuv.py.
 
 Per codec the output folder gets <name>.csv (one row per quality, appended as measured: the resume store) and
 <name>.json (CompressAI's schema with a meta block), then bd_rates.md/.json and rd.png/.svg (rdvideoresults.py).
@@ -27,7 +28,7 @@ import numpy as np
 from .errors import InrCodecError
 from .metrics import mse, psnr
 from .rdvideoresults import CODEC_NAMES, VideoStore
-from .video_io import open_video
+from .video.io import open_video
 from .yuv import DESCRIPTION as COLOUR, Yuv420, pack_yuv420p, psnr_yuv, rgb_to_yuv420, unpack_yuv420p, yuv420_to_rgb
 
 DEFAULT_QUALITIES = (1, 3, 5, 7)  # inrcodec's, for both of its codecs
@@ -235,27 +236,34 @@ class InrCodec(VideoCodec):
 
     def check(self, clip):
         if self.video and self.model is None:
-            raise InrCodecError("inrcodec's video codec needs a model: --model none is for inrcodec-image only")
+            raise InrCodecError("inrcodec's video codec needs a model: an installed model id, or 'default' for the "
+                                "video model")
 
     def config(self):
-        from .rdcodecs import InrCodec as ImageCodec
-
-        config = ImageCodec(preset=self.preset, model=self.model, name=self.name).config()
         if not self.video:
-            return {**config, "api": "codec.encode_image per frame"}
+            from .rdcodecs import InrCodec as ImageCodec
+
+            config = ImageCodec(preset=self.preset, model=self.model, name=self.name).config()
+            return {**config, "api": "api.encode_image per frame"}
+        import torch
+
+        import inrcodec
+
         from .models import resolve
         from .presets import DEFAULT_GOP, VIDEO_PRESET_STEPS
-        from .video_codec import video_model_id
+        from .video.codec import video_model_id
 
         entry = resolve(video_model_id(self.model))
-        return {**config, "model": {"id": entry.id, "sha256": entry.sha256}, "api": "video_codec.encode_video",
-                "gop": DEFAULT_GOP, "steps": list(VIDEO_PRESET_STEPS[self.preset])}
+        return {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__,
+                "preset": self.preset, "steps": list(VIDEO_PRESET_STEPS[self.preset]),
+                "model": {"id": entry.id, "sha256": entry.sha256}, "api": "video_codec.encode_video",
+                "gop": DEFAULT_GOP}
 
     def measure(self, clip, quality):
         return self._measure_video(clip, int(quality)) if self.video else self._measure_frames(clip, int(quality))
 
     def _measure_video(self, clip: Clip, quality: int) -> dict:
-        from . import video_codec
+        from .video import codec as video_codec
 
         start = time.perf_counter()
         result = video_codec.encode_video(clip.path, quality=quality, preset=self.preset, model=self.model)
@@ -276,7 +284,7 @@ class InrCodec(VideoCodec):
         return row
 
     def _measure_frames(self, clip: Clip, quality: int) -> dict:
-        from .codec import decode_bytes, encode_image
+        from .api import decode_image, encode_image
 
         digest, sizes, times = hashlib.sha256(), [], [0.0, 0.0]
 
@@ -285,7 +293,7 @@ class InrCodec(VideoCodec):
                 start = time.perf_counter()
                 result = encode_image(rgb, quality=quality, preset=self.preset, model=self.model)
                 encoded, data = time.perf_counter(), result.data
-                frame = decode_bytes(data)
+                frame = decode_image(data)
                 times[0] += _encode_seconds(result, encoded - start)
                 times[1] += time.perf_counter() - encoded
                 digest.update(data)
@@ -316,7 +324,7 @@ def video_codecs(names: list[str], qualities: Iterable[int], preset: str, image_
         elif name == "inrcodec-image":
             chosen.append(InrCodec(name, f"inrcodec image per frame ({image_preset})", qualities,
                                    "bytes = all frame files; encoding_time = the sum of encode_image's stats "
-                                   "encode_seconds (not its check decode); decoding_time = the decode_bytes calls",
+                                   "encode_seconds (not its check decode); decoding_time = the decode_image calls",
                                    image_preset, model, video=False))
         elif name in ("x264", "x265"):
             # x265: quiet, one worker thread, and no informational SEI (its ~2.3 KB of version and settings text).

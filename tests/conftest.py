@@ -19,3 +19,38 @@ def offline_datasets(monkeypatch, tmp_path):
 
     monkeypatch.setattr(datasets.urllib.request, "urlopen", no_network)
     return tmp_path / "cache"
+
+
+def make_v2_model(root, model_id="tiny-v2", seed=0, config=None):
+    """A small, randomly initialised v2 model registered in root/MANIFEST.json (no training: tests that need
+    a model but not a good one). Its weights are perturbed so that every network computes something."""
+    import torch
+
+    from inrcodec.encoder.model_torch import CodecModel
+    from inrcodec.model.config import ModelConfig
+    from inrcodec.train.image import export_model
+
+    torch.manual_seed(seed)
+    model = CodecModel(config or ModelConfig(synth_hidden=(8,), synth_channels=4, ctx_hidden=(8,), analysis_width=8))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            parameter.add_(torch.randn_like(parameter) * (0.3 if "gain" in name else 0.05))
+    export_model(model, root / model_id, model_id, f"# {model_id}\n\nrandom test model\n", default=True)
+    return model
+
+
+@pytest.fixture(scope="session")
+def v2_models_dir(tmp_path_factory):
+    """A models folder holding one random v2 model, 'tiny-v2' (the default)."""
+    root = tmp_path_factory.mktemp("models")
+    make_v2_model(root)
+    return root
+
+
+@pytest.fixture()
+def v2_model(v2_models_dir, monkeypatch):
+    """INRCODEC_MODELS_DIR points at v2_models_dir; -> the model's registry entry."""
+    from inrcodec import models
+
+    monkeypatch.setenv(models.MODELS_ENV, str(v2_models_dir))
+    return models.resolve()

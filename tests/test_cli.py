@@ -18,8 +18,20 @@ from inrcodec import cli
 from inrcodec.metrics import psnr
 
 WIDTH, HEIGHT = 24, 16
-STEPS = "5"
+STEPS = "3"
 runner = CliRunner()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_model(tmp_path_factory):
+    """Every test here encodes with a small random v2 model (and the subprocesses see it too)."""
+    from conftest import make_v2_model
+
+    root = tmp_path_factory.mktemp("models")
+    make_v2_model(root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INRCODEC_MODELS_DIR", str(root))
+        yield root
 
 
 def invoke(*args: str):
@@ -77,7 +89,7 @@ def test_encode_json_reports_the_file_written(encoded):
     assert stats["bpp"] == pytest.approx(stats["bytes"] * 8 / (WIDTH * HEIGHT), rel=1e-12)
     assert (stats["width"], stats["height"], stats["steps"]) == (WIDTH, HEIGHT, int(STEPS))
     assert stats["output"] == str(inr)
-    for key in ("psnr_rgb", "encode_seconds", "quality", "preset", "lambda", "estimated_bpp"):
+    for key in ("psnr_rgb", "encode_seconds", "quality", "preset", "lambda", "rate_code"):
         assert key in stats
 
 
@@ -99,39 +111,32 @@ def test_info_json_dumps_the_header(encoded):
     result = invoke("info", inr, "--json")
     assert result.exit_code == 0, result.output
     header = json.loads(result.stdout)
-    assert header["format_version"] == "1.1"  # the default encode names the default model
-    assert header["image"] == {"width": WIDTH, "height": HEIGHT, "channels": 3, "bit_depth": 8}
+    assert header["format_version"] == "2.0"
+    assert header["image"] == {"width": WIDTH, "height": HEIGHT, "channels": 3, "bit_depth": 8, "rate_code": 148,
+                               "n_levels": 7}
     assert header["file_bytes"] == inr.stat().st_size
     assert 0 < header["payload_bytes"] < header["file_bytes"]
     from inrcodec.models import resolve
 
     assert header["model_id"] == resolve().id and header["model_sha256"] == resolve().sha256
-    config = header["field_config"]
-    assert len(header["levels"]) == config["n_levels"]
-    assert header["layers"] == []
-    assert header["modulation"]["n_inputs"] == config["n_levels"] * config["n_features"]
-    for level in header["levels"]:
-        assert {"scale", "res", "extent_x", "extent_y", "quant_step", "tables"} <= set(level)
-        assert len(level["tables"]) == config["n_features"] * 6  # one table per context
+    assert [(g["height"], g["width"]) for g in header["latent_grids"][:3]] == [(16, 24), (8, 12), (4, 6)]
+    assert header["latents"] == sum(g["height"] * g["width"] for g in header["latent_grids"])
 
 
 def test_info_prints_tables(encoded):
     result = invoke("info", encoded[1])
     assert result.exit_code == 0, result.output
-    for title in ("format version", "field config", "grid levels", "modulation", f"{WIDTH}x{HEIGHT}"):
+    for title in ("format version", "rate code", "latent grids", f"{WIDTH}x{HEIGHT}"):
         assert title in result.stdout
 
 
-def test_self_contained_file_with_model_none(encoded, tmp_path):
-    out = tmp_path / "plain.inr"
-    result = invoke("encode", encoded[0], "-o", out, "--steps", STEPS, "--model", "none", "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["model"] is None
-    header = json.loads(invoke("info", out, "--json").stdout)
-    assert header["format_version"] == "1.0" and header["model_id"] == ""
-    assert len(header["layers"]) == header["field_config"]["mlp_hidden_layers"] + 1
-    assert "MLP layers" in invoke("info", out).stdout
-    assert invoke("decode", out, "-o", tmp_path / "plain.png").exit_code == 0
+def test_grey_input_stays_grey(tmp_path):
+    png, inr, out = tmp_path / "grey.png", tmp_path / "grey.inr", tmp_path / "grey_dec.png"
+    Image.fromarray(gradient_image()[..., 1]).save(png)
+    assert invoke("encode", png, "-o", inr, "--steps", STEPS).exit_code == 0
+    assert json.loads(invoke("info", inr, "--json").stdout)["image"]["channels"] == 1
+    assert invoke("decode", inr, "-o", out).exit_code == 0
+    assert Image.open(out).mode == "L"
 
 
 def test_unknown_model_is_one_line(encoded, tmp_path):
@@ -178,11 +183,11 @@ def test_cli_import_stays_torch_free_and_presets_match():
     import subprocess
     import sys
 
-    from inrcodec.presets import MODEL_PRESET_STEPS, PRESET_STEPS
+    from inrcodec.presets import IMAGE_PRESET_STEPS
 
     probe = "import sys, inrcodec.cli; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
-    assert [p.value for p in cli.Preset] == list(PRESET_STEPS) == list(MODEL_PRESET_STEPS)
+    assert [p.value for p in cli.Preset] == list(IMAGE_PRESET_STEPS)
 
 
 def test_encode_help_documents_quality_and_presets():
@@ -190,7 +195,7 @@ def test_encode_help_documents_quality_and_presets():
     assert result.exit_code == 0
     text = " ".join(re.sub("[│╭╮╰╯─]", " ", result.stdout).split())  # rich boxes wrap the help in borders
     assert "lambda" in text and "0.00125" in text
-    assert "medium: 150" in text and "medium: 300" in text and "README" in text
+    assert "medium: 60" in text and "fast: 10" in text and "README" in text
 
 
 def test_odd_sized_image_encodes(tmp_path):
@@ -260,12 +265,12 @@ def test_missing_output_folder(encoded, tmp_path):
 
 
 def test_interrupted_encode_leaves_no_file(encoded, tmp_path, monkeypatch):
-    from inrcodec import codec
+    from inrcodec import api
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(codec, "encode_image", interrupted)
+    monkeypatch.setattr(api, "encode_image", interrupted)
     out = tmp_path / "out.inr"
     result = invoke("encode", encoded[0], "-o", out)
     assert_clean_failure(result, "interrupted", absent=[out])

@@ -10,6 +10,9 @@ from typer.testing import CliRunner
 
 from inrcodec import cli
 
+# encode with a small random v2 model (tests/conftest.py), not whatever model is shipped
+pytestmark = pytest.mark.usefixtures("v2_model")
+
 runner = CliRunner()
 
 

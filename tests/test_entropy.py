@@ -1,6 +1,7 @@
-"""Tests of inrcodec.entropy: the normative Laplace table, the group coder and its error handling.
+"""Tests of the v1 group entropy coder of video files (inrcodec.video.v1.groups): the normative Laplace table, the
+coder and its error handling.
 
-Also re-implements the entropy decoder from bitstream/SPEC.md section 8 (integer CDF + rANS stack) and checks
+Also re-implements the entropy decoder from bitstream/SPEC-v1.md section 8 (integer CDF + rANS stack) and checks
 that it decodes constriction's streams, so the SPEC describes what constriction actually does.
 """
 
@@ -12,12 +13,12 @@ import hashlib
 import numpy as np
 import pytest
 
-from inrcodec.entropy import groups as entropy
-from inrcodec.entropy.groups import ALL_ZERO, MAX_SYMBOL, N_TABLES, SymbolGroup
+from inrcodec.video.v1 import groups as entropy
+from inrcodec.video.v1.groups import ALL_ZERO, MAX_SYMBOL, N_TABLES, SymbolGroup
 
 ALPHABET = 2 * MAX_SYMBOL + 1
 PRECISION = 24
-# sha256 of the table's raw data (uint32 little-endian, row-major [64, 511]); also stated in SPEC.md section 8.
+# sha256 of the table's raw data (uint32 little-endian, row-major [64, 511]); also stated in SPEC-v1.md section 8.
 TABLE_SHA256 = "dcbcdecea79f56aae82175da243ec99e23f3403523de6ce793c5e3567e48b172"
 
 

@@ -1,20 +1,47 @@
-"""The fast lattice paths of the grid agree with the normative per-point lookup (DESIGN rule 3)."""
+"""The v1 grid of video frames: its fast lattice paths agree with the normative per-point lookup (DESIGN rule 3),
+and its geometry and hash follow tiny-cuda-nn."""
 
 import pytest
 import torch
 
-import inrcodec.field.grid as grid_module
-from inrcodec.field.grid import GridConfig, image_geometry, lookup_level, level_scales, level_table_size
-from inrcodec.field.inr import FieldConfig, ImageField, default_pixels_per_unit
+import inrcodec.video.v1.grid as grid_module
+from inrcodec.video.v1.grid import (
+    GridConfig,
+    image_geometry,
+    lattice_level,
+    level_scales,
+    level_table_size,
+    lookup_level,
+    pixel_coords,
+)
+from inrcodec.video.v1.inr import default_pixels_per_unit
 
 TOLERANCE = 1e-5  # float32 rounding of sums taken in another order; features are O(1)
 
 
-def reference_features(field: ImageField) -> torch.Tensor:
-    xs, ys = field.lattice()
+def random_grid(config: GridConfig, width: int, height: int, seed: int):
+    """(levels, tables, xs, ys): every level's geometry, random values of its coded entries, the pixel lattice."""
+    ppu = default_pixels_per_unit(width, height)
+    levels = image_geometry(config, width, height, ppu)
+    generator = torch.Generator().manual_seed(seed)
+    tables = [
+        torch.randn(*reversed(level.extent), config.n_features, generator=generator)
+        if level.dense
+        else torch.randn(level.size, config.n_features, generator=generator)
+        for level in levels
+    ]
+    return levels, tables, pixel_coords(width, ppu), pixel_coords(height, ppu)
+
+
+def lattice_features(levels, tables, xs, ys) -> torch.Tensor:
+    return torch.cat([lattice_level(level, table, xs, ys) for level, table in zip(levels, tables)], dim=2)
+
+
+def reference_features(levels, tables, xs, ys) -> torch.Tensor:
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1)], dim=1)
-    return field.grid.query(points).reshape(ys.shape[0], xs.shape[0], -1)
+    features = torch.cat([lookup_level(level, table, points) for level, table in zip(levels, tables)], dim=1)
+    return features.reshape(ys.shape[0], xs.shape[0], -1)
 
 
 @pytest.mark.parametrize("matmul_max", [0, grid_module.MATMUL_MAX_VERTICES], ids=["gather", "matmul"])
@@ -22,27 +49,21 @@ def reference_features(field: ImageField) -> torch.Tensor:
 def test_lattice_equals_reference_lookup(monkeypatch, matmul_max, log2_table, size):
     monkeypatch.setattr(grid_module, "MATMUL_MAX_VERTICES", matmul_max)
     width, height = size
-    torch.manual_seed(0)
-    config = FieldConfig(grid=GridConfig(n_features=3, log2_hashmap_size=log2_table))
-    field = ImageField(config, width, height, default_pixels_per_unit(width, height))
-    for values in field.grid.values:
-        values.data.normal_()
-    xs, ys = field.lattice()
-    fast = field.grid.render_lattice(xs, ys)
+    levels, tables, xs, ys = random_grid(GridConfig(n_features=3, log2_hashmap_size=log2_table), width, height, 0)
+    fast = lattice_features(levels, tables, xs, ys)
     assert fast.shape == (height, width, 21)
-    assert (fast - reference_features(field)).abs().max() < TOLERANCE
+    assert (fast - reference_features(levels, tables, xs, ys)).abs().max() < TOLERANCE
 
 
 def test_gradients_of_both_lattice_paths_agree(monkeypatch):
-    torch.manual_seed(1)
-    field = ImageField(FieldConfig(grid=GridConfig(n_features=3)), 45, 30, 1024)
-    weights = torch.randn(30, 45, 21)
+    levels, tables, xs, ys = random_grid(GridConfig(n_features=3), 45, 30, 1)
+    weights = torch.randn(30, 45, 21, generator=torch.Generator().manual_seed(2))
     grads = []
     for matmul_max in (0, grid_module.MATMUL_MAX_VERTICES):
         monkeypatch.setattr(grid_module, "MATMUL_MAX_VERTICES", matmul_max)
-        field.zero_grad()
-        (field.grid.render_lattice(*field.lattice()) * weights).sum().backward()
-        grads.append([v.grad.clone() for v in field.grid.values])
+        leaves = [t.clone().requires_grad_(True) for t in tables]
+        (lattice_features(levels, leaves, xs, ys) * weights).sum().backward()
+        grads.append([leaf.grad.clone() for leaf in leaves])
     for a, b in zip(*grads):
         assert (a - b).abs().max() < 1e-4
 

@@ -16,6 +16,9 @@ from inrcodec.datasets import folder_dataset
 from inrcodec.errors import InrCodecError
 from inrcodec.metrics import psnr
 
+# encode with a small random v2 model (tests/conftest.py), not whatever model is shipped
+pytestmark = pytest.mark.usefixtures("v2_model")
+
 STEPS = 12
 
 

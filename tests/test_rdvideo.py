@@ -16,11 +16,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-import inrcodec
 from inrcodec import cli, rdvideo, rdvideoresults, yuv
 from inrcodec.errors import InrCodecError
 from inrcodec.metrics import psnr
-from inrcodec.video_io import open_video
+from inrcodec.video.io import open_video
 
 WIDTH, HEIGHT, FRAMES = 32, 24, 3
 
@@ -54,7 +53,7 @@ def _quantise(rgb: np.ndarray, quality: int) -> np.ndarray:
 
 
 def _fake_video_module() -> types.ModuleType:
-    module = types.ModuleType("inrcodec.video_codec")
+    module = types.ModuleType("inrcodec.video.codec")
 
     def encode_video(source, quality, preset, model="default", progress=None):
         raw = b"".join(_quantise(rgb, quality).tobytes() for rgb in open_video(source).frames())
@@ -74,15 +73,18 @@ def _fake_video_module() -> types.ModuleType:
 
 @pytest.fixture()
 def fake_inrcodec(monkeypatch):
-    """inrcodec.video_codec and inrcodec.codec replaced by fakes; the codecs' config without torch or models."""
+    """inrcodec.video.codec and the image API (inrcodec.api) replaced by fakes; the codecs' config without torch or
+    models."""
+    import inrcodec.api
+    import inrcodec.video
+
     video = _fake_video_module()
-    image = types.ModuleType("inrcodec.codec")
-    image.encode_image = lambda rgb, quality, preset, model: types.SimpleNamespace(
-        data=zlib.compress(_quantise(rgb, quality).tobytes()), stats={})
-    image.decode_bytes = lambda data: np.frombuffer(zlib.decompress(data), np.uint8).reshape(HEIGHT, WIDTH, 3)
-    monkeypatch.setitem(sys.modules, "inrcodec.video_codec", video)
-    monkeypatch.setattr(inrcodec, "video_codec", video, raising=False)
-    monkeypatch.setitem(sys.modules, "inrcodec.codec", image)
+    monkeypatch.setattr(inrcodec.api, "encode_image", lambda rgb, quality, preset, model: types.SimpleNamespace(
+        data=zlib.compress(_quantise(rgb, quality).tobytes()), stats={}))
+    monkeypatch.setattr(inrcodec.api, "decode_image",
+                        lambda data: np.frombuffer(zlib.decompress(data), np.uint8).reshape(HEIGHT, WIDTH, 3))
+    monkeypatch.setitem(sys.modules, "inrcodec.video.codec", video)
+    monkeypatch.setattr(inrcodec.video, "codec", video, raising=False)
     monkeypatch.setattr(rdvideo.InrCodec, "config", lambda self: {"codec": self.name, "preset": self.preset})
     return video
 
@@ -286,7 +288,7 @@ def test_cli_missing_clip(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("inrcodec.video_codec") is None, reason="no inrcodec.video_codec yet")
+@pytest.mark.skipif(importlib.util.find_spec("inrcodec.video.codec") is None, reason="no inrcodec.video.codec yet")
 def test_real_video_codec_on_a_tiny_clip(clip_dir, tmp_path):
     clip = rdvideo.open_clip(clip_dir)
     summary = rdvideo.run(clip, rdvideo.video_codecs(["inrcodec"], (1,), "fast", "fast", "default"), tmp_path)

@@ -1,17 +1,25 @@
-"""The video codec: round trips through real bytes, random access, the format's checks and the CLI."""
+"""The video codec: round trips through real bytes, random access, the format's checks, the model a file needs and
+the CLI."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from inrcodec.bitstream.video_file import VideoFile, is_video
+from inrcodec import models
+from inrcodec.bitstream.container import write_container
 from inrcodec.cli import app
 from inrcodec.errors import BitstreamError, InrCodecError
-from inrcodec.video_codec import decode_frame, decode_video, encode_video
-from inrcodec.video_io import open_video
+from inrcodec.presets import VIDEO_MODEL
+from inrcodec.video.codec import decode_frame, decode_video, encode_video
+from inrcodec.video.file import VideoFile, is_video
+from inrcodec.video.io import open_video
+
+VECTOR = Path(__file__).resolve().parent.parent / "bitstream" / "vectors" / "video" / "video_24x16_q4.inr"
 
 STEPS = (6, 3)  # tiny fits: these tests check the pipeline, not quality
 
@@ -90,6 +98,87 @@ def test_header_that_does_not_tile_the_clip_is_refused(encoded):
         VideoFile.from_bytes(file.to_bytes())
 
 
+def test_clips_are_coded_with_the_video_model_by_default(encoded):
+    _, result = encoded
+    assert result.stats["model"] == VIDEO_MODEL == VideoFile.from_bytes(result.data).model_id
+    entry = models.resolve(VIDEO_MODEL)
+    assert VideoFile.from_bytes(result.data).model_sha256.hex() == entry.sha256
+
+
+def _install(root, model_id, seed):
+    """A freshly initialised (untrained) v1 model saved and registered under root."""
+    import torch
+
+    from inrcodec.video.v1.metamodel import MetaConfig, MetaModel
+
+    torch.manual_seed(seed)
+    model = MetaModel(MetaConfig())
+    weights = models.save_model(root / model_id, model_id, model.to_tensors(), model.config.to_dict())
+    models.register_model(root, model_id, weights, model.config.to_dict(), default=True)
+
+
+def test_an_image_model_is_refused_for_video(tmp_path, monkeypatch):
+    root = tmp_path / "models"
+    weights = models.save_model(root / "image-x", "image-x", {}, {"codec": 2})
+    models.register_model(root, "image-x", weights, {"codec": 2}, default=True)
+    monkeypatch.setenv(models.MODELS_ENV, str(root))
+    with pytest.raises(InrCodecError, match="'image-x' is an image .* model; video needs a v1 model"):
+        encode_video(moving_clip(tmp_path / "clip", frames=1), model="image-x", steps=STEPS)
+
+
+def test_decoding_without_the_model_names_it(tmp_path, monkeypatch):
+    data = VECTOR.read_bytes()
+    _install(tmp_path, "other-model", seed=1)
+    monkeypatch.setenv(models.MODELS_ENV, str(tmp_path))
+    needed = VideoFile.from_bytes(data).model_id
+    with pytest.raises(InrCodecError, match=f"needs model '{needed}'.*not installed"):
+        next(decode_video(data))
+
+
+def test_decoding_with_another_model_of_the_same_id_is_refused(tmp_path, monkeypatch):
+    data = VECTOR.read_bytes()
+    _install(tmp_path, VideoFile.from_bytes(data).model_id, seed=1)
+    monkeypatch.setenv(models.MODELS_ENV, str(tmp_path))
+    with pytest.raises(InrCodecError, match="with sha256 .* but the installed"):
+        decode_frame(data, 0)
+
+
+def _rewritten(edit) -> bytes:
+    file = VideoFile.from_bytes(VECTOR.read_bytes())
+    edit(file)
+    return file.to_bytes()
+
+
+def test_a_file_whose_config_differs_from_its_model_is_refused():
+    data = _rewritten(lambda f: f.field_config.update(mlp_hidden_width=32))
+    with pytest.raises(BitstreamError, match="does not match model"):
+        next(decode_video(data))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda f: f.image.update(width=f.image["width"] + 40),  # pixels beyond the coded extents
+        lambda f: f.field_config.update(pixels_per_unit=24),  # coordinates beyond the coded extents
+        lambda f: f.levels[3].update(extent_x=f.levels[3]["extent_x"] - 2),  # extent smaller than the pixels need
+        lambda f: f.levels[3].update(extent_y=f.levels[3]["extent_y"] + 2),  # larger
+    ],
+    ids=["width", "pixels_per_unit", "extent-smaller", "extent-larger"],
+)
+def test_extents_must_match_the_frame_geometry(edit):
+    """SPEC-v1 6.3: a dense level's extent is within one vertex of what the pixels read."""
+    with pytest.raises(BitstreamError):
+        next(decode_video(_rewritten(edit)))
+
+
+def test_extent_one_short_passes_the_header_check_but_not_the_stream():
+    """SPEC-v1 6.3 allows one vertex of slack in the header check, but the same payload read with a smaller extent
+    decodes a different number of symbols, which the ANS terminator (SPEC-v1 8.3) catches."""
+    data = _rewritten(lambda f: f.levels[3].update(extent_x=f.levels[3]["extent_x"] - 1))
+    with pytest.raises(BitstreamError, match="frame 0 is corrupted"):
+        next(decode_video(data))
+
+
 def test_bad_inputs_give_one_line_errors(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -142,16 +231,14 @@ def test_cli_refuses_bad_clips_in_one_line(tmp_path, encoded):
     target = tmp_path / "frames"
     result = runner.invoke(app, ["decode", str(truncated), "-o", str(target)])
     assert result.exit_code == 1 and "truncated" in result.output and not target.exists()
-    image_file = tmp_path / "image.inr"
-    from inrcodec.codec import encode_image
-
-    image_file.write_bytes(encode_image(np.zeros((8, 8, 3), dtype=np.uint8), steps=1).data)
+    image_file = tmp_path / "image.inr"  # any well-formed container without a VIDH section is an image file
+    image_file.write_bytes(write_container([(b"HEAD", b""), (b"DATA", b"")], major=2))
     result = runner.invoke(app, ["decode", str(image_file), "--frame", "0", "-o", str(tmp_path / "x.png")])
     assert result.exit_code == 1 and "--frame is for clips" in result.output
 
 
 def test_cli_encodes_a_y4m_clip_and_refuses_a_corrupted_container(tmp_path):
-    from inrcodec.video_io import write_video
+    from inrcodec.video.io import write_video
 
     frames = list(open_video(moving_clip(tmp_path / "clip", frames=2)).frames())
     y4m = tmp_path / "clip.y4m"

@@ -1,13 +1,28 @@
-"""Video meta-training and the inter contexts of residual frames."""
+"""Video meta-training, and the contexts of a frame's grid and of a residual: the fit's torch contexts equal the
+coder's integer ones."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from inrcodec import context
-from inrcodec.entropy import groups as entropy
-from inrcodec.quant import inter_plane_contexts
+from inrcodec.video.v1 import context
+from inrcodec.video.v1 import groups as entropy
+from inrcodec.video.v1.quant import inter_plane_contexts, plane_contexts
+
+
+@pytest.mark.parametrize("shape,parent_shape", [((9, 13, 3), None), ((17, 25, 3), (9, 13, 3)), ((1, 5, 2), None)])
+def test_torch_contexts_equal_the_normative_contexts(shape, parent_shape):
+    rng = np.random.default_rng(0)
+    plane = rng.integers(-2, 3, shape) * (rng.random(shape) < 0.3)
+    parent = None if parent_shape is None else rng.integers(-1, 2, parent_shape) * (rng.random(parent_shape) < 0.5)
+    contexts = plane_contexts(
+        torch.tensor(plane, dtype=torch.float32), None if parent is None else torch.tensor(parent, dtype=torch.float32)
+    )
+    for feature in range(shape[2]):
+        expected = context.context_map(plane[..., feature], None if parent is None else parent[..., feature])
+        np.testing.assert_array_equal(contexts[..., feature].numpy(), expected)
 
 
 def test_inter_contexts_agree_between_numpy_and_torch():
@@ -43,7 +58,7 @@ def test_inter_plane_round_trip_through_the_coder():
 
 
 def test_synthetic_clip_moves_and_stays_in_range():
-    from inrcodec.video_meta import N_FRAMES, synthetic_clip
+    from inrcodec.video.meta import N_FRAMES, synthetic_clip
 
     rng = np.random.default_rng(2)
     image = rng.integers(0, 256, (80, 90, 3)).astype(np.uint8)
@@ -53,8 +68,8 @@ def test_synthetic_clip_moves_and_stays_in_range():
 
 
 def test_one_outer_step_trains_only_the_residual_parameters():
-    from inrcodec.model_codec import load_model
-    from inrcodec.video_meta import outer_loss, sample_clips, video_model_from
+    from inrcodec.video.meta import outer_loss, sample_clips, video_model_from
+    from inrcodec.video.v1.model import load_model
 
     base = load_model("base-v1").model
     model = video_model_from(base, video_meta_steps=2)

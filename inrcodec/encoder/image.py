@@ -59,7 +59,7 @@ def encode_latents_to_file(
 
 def encode_image(
     pixels: np.ndarray, entry: ModelEntry, lam: float | None = None, rate_code: int | None = None, steps: int = 0,
-    progress: ProgressFn | None = None,
+    progress: ProgressFn | None = None, proxy: str = "soft",
 ) -> EncodeResult:
     """uint8 [H, W, 3] RGB or [H, W] grey -> a format 2 file at a rate weight lambda (or an explicit rate code)."""
     started = time.perf_counter()
@@ -73,7 +73,7 @@ def encode_image(
     model = load_codec_model(entry)
     latents = predict(entry, target, rate_code)
     measured = target.mean(dim=1, keepdim=True) if grey else target
-    latents = refine(model, latents, measured, rate_code, lam, steps, grey=grey, progress=progress)
+    latents = refine(model, latents, measured, rate_code, lam, steps, grey=grey, progress=progress, proxy=proxy)
     data = encode_latents_to_file(entry, latents, width, height, 1 if grey else 3, rate_code)
     seconds = time.perf_counter() - started
     decoded = decoder.decode_image(data).pixels

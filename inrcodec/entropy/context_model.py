@@ -1,4 +1,4 @@
-"""The context model of codec v2 in integer fixed point (SPEC.md section 2.3): bit-exact on any machine.
+"""The context model of codec v2 in integer fixed point (SPEC.md sections 5.1 and 6.2): bit-exact on any machine.
 
 For each latent of a level, in one of two checkerboard passes, a small MLP maps its causal context (9 coarse
 neighbours, the rate code, and in pass B 12 same-level neighbours) to a Laplace mean and log-scale, which select

@@ -1,4 +1,4 @@
-"""Latent grids <-> one ANS stream (SPEC.md section 2.5): one traversal, shared by encoder and decoder.
+"""Latent grids <-> one ANS stream (SPEC.md sections 6.1 and 6.4): one traversal, shared by encoder and decoder.
 
 Levels go from the coarsest to the finest; each level in two checkerboard passes (A: i + j even, B: odd); each
 pass in chunks of CHUNK_LATENTS vertices in raster order. For a chunk, the fixed-point context model gives every

@@ -1,4 +1,4 @@
-"""The normative Laplace tables of codec v2 (SPEC.md section 2.4), committed as integers.
+"""The normative Laplace tables of codec v2 (SPEC.md section 6.3), committed as integers.
 
 A latent q is coded as r = q - m against table (s, f): m is the integer part of the predicted mean, f its
 fraction bin, s the bin of its predicted log-scale. Table (s, f) holds the frequencies of r in [-ALPHABET_HALF,

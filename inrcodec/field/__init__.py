@@ -1,1 +1,2 @@
-"""The neural field: a multi-resolution feature grid read by a small MLP. Knows nothing of bytes."""
+"""The normative field of codec v2 (synthesis.py): latent grids -> pixels. Knows nothing of bytes. The v1 field of
+video files is inrcodec.video.v1 (grid.py, mlp.py, inr.py)."""

@@ -1,4 +1,4 @@
-"""The normative v2 field in numpy float32 (SPEC.md section 2.6): latents -> pixels, rendered in strips.
+"""The normative v2 field in numpy float32 (SPEC.md section 7): latents -> pixels, rendered in strips.
 
 Latent l (int, [h_l, w_l]) times its gain is upsampled bilinearly (vertex k at pixel (k + 1/2) 2^l - 1/2,
 edges clamped); the L feature maps go through a per-pixel MLP (ReLU between layers), residual 3x3

@@ -58,6 +58,8 @@ def _linear_stack(tensors: dict, prefix: str, widths: tuple[int, ...]) -> list[t
 def shared_from_tensors(tensors: dict[str, np.ndarray], config: ModelConfig) -> SharedDecoder:
     """Build the decoder's model from the safetensors dict; ValueError naming a missing or misshapen tensor."""
     levels, channels = config.n_levels, config.synth_channels
+    if any(not 1 <= width <= 256 for width in config.ctx_hidden):
+        raise ValueError("context networks wider than 256 are outside the fixed-point range")
     mlp = _linear_stack(tensors, "synthesis.mlp", (levels, *config.synth_hidden, channels))
     res = [
         (_tensor(tensors, f"synthesis.res.{i}.weight", (channels, channels, 3, 3)),

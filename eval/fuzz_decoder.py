@@ -1,0 +1,207 @@
+"""Fuzz the v2 image decoder: mutants of real files and hand-made hostile headers, in bounded time and memory.
+
+    python eval/fuzz_decoder.py --mutants 10000 --out eval/results/fuzz_v2.json
+
+Seeds are the conformance vectors of bitstream/vectors/v2 (decoded with their own model). Each mutant is
+decoded in this process under a 10 s alarm and an address-space limit; the outcome is counted as decoded,
+refused (an InrCodecError: the one-line errors users see), uncaught (any other exception: a bug) or a hang
+(the alarm fired: a bug). Half the mutants get their CRC32 recomputed, so the checks behind the CRC
+(header ranges, the stream bound, entropy decoding, the terminator) are exercised too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import signal
+import struct
+import sys
+import time
+import traceback
+import zlib
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+VECTORS = ROOT / "bitstream" / "vectors" / "v2"
+HANG_SECONDS = 10
+MEMORY_LIMIT = 4 << 30
+
+
+class Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Hang()
+
+
+def with_crc(data: bytes) -> bytes:
+    """Recompute the trailing CRC32 of a (possibly edited) file."""
+    if len(data) < 12:
+        return data
+    body = data[:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def head_offset(data: bytes) -> int | None:
+    """Offset of HEAD's payload (after the 8-byte preamble and the 8-byte section header), if it is there."""
+    return 16 if data[8:12] == b"HEAD" else None
+
+
+def mutate(data: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
+    """One random mutant of a file -> (kind, bytes)."""
+    kind = rng.choice(["bitflip", "bytes", "truncate", "insert", "delete", "header", "garbage", "splice"])
+    buf = bytearray(data)
+    if kind == "bitflip":
+        for _ in range(int(rng.integers(1, 9))):
+            i = int(rng.integers(len(buf)))
+            buf[i] ^= 1 << int(rng.integers(8))
+    elif kind == "bytes":
+        for _ in range(int(rng.integers(1, 5))):
+            buf[int(rng.integers(len(buf)))] = int(rng.integers(256))
+    elif kind == "truncate":
+        buf = buf[: int(rng.integers(len(buf)))]
+    elif kind == "insert":
+        i = int(rng.integers(len(buf) + 1))
+        buf[i:i] = rng.integers(0, 256, int(rng.integers(1, 64)), dtype=np.uint8).tobytes()
+    elif kind == "delete":
+        i = int(rng.integers(len(buf)))
+        del buf[i : i + int(rng.integers(1, 64))]
+    elif kind == "header":
+        start = head_offset(data)
+        if start is not None:
+            field = rng.choice(["width", "height", "channels", "depth", "rate", "levels", "idlen", "section"])
+            where = {"width": (start, "<I"), "height": (start + 4, "<I"), "channels": (start + 8, "B"),
+                     "depth": (start + 9, "B"), "rate": (start + 10, "B"), "levels": (start + 11, "B"),
+                     "idlen": (start + 12, "B"), "section": (12, "<I")}[field]  # fmt: skip
+            offset, fmt = where
+            size = struct.calcsize(fmt)
+            limit = 1 << (8 * size)
+            value = int(rng.choice([0, 1, 2, 3, 7, 8, 255, 256, 4096, 16384, 16385, limit - 1, int(rng.integers(limit))]))
+            buf[offset : offset + size] = struct.pack(fmt, value % limit)
+    elif kind == "garbage":
+        buf = bytearray(rng.integers(0, 256, int(rng.integers(0, 2048)), dtype=np.uint8).tobytes())
+        if rng.random() < 0.5:
+            buf[:8] = data[:8]
+    elif kind == "splice":
+        i = int(rng.integers(len(buf)))
+        buf[i:] = rng.integers(0, 256, len(buf) - i, dtype=np.uint8).tobytes()
+    out = bytes(buf)
+    return str(kind), with_crc(out) if rng.random() < 0.5 else out
+
+
+def hostile_headers(seed_file: bytes) -> list[tuple[str, bytes]]:
+    """Hand-made hostile files: valid CRC, values that pass the range checks, claims the bytes cannot back."""
+    from inrcodec.bitstream.container import write_container
+    from inrcodec.bitstream.image_v2 import HEADER, TAG_DATA, TAG_HEAD, parse_image
+
+    file = parse_image(seed_file)
+    model = file.model_id.encode()
+
+    def build(payload: bytes = file.payload, model_id: bytes = model, sha: bytes = file.model_sha256, **fields):
+        values = {**file.header(), **fields, "model_id_length": len(model_id)}
+        head = HEADER.pack(values) + model_id + sha
+        return write_container([(TAG_HEAD, head), (TAG_DATA, payload)], major=2)
+
+    zeros_payload = b"\0\0\0\0" * 2
+    return [
+        ("huge image, 8-byte stream", build(zeros_payload, width=16384, height=16384)),
+        ("limit-sized image, seed stream", build(width=8192, height=4096)),
+        ("4096x4096, seed stream", build(width=4096, height=4096)),
+        ("wide 16384x1", build(width=16384, height=1)),
+        ("terminal escapes in model id", build(model_id=b"\x1b]0;owned\x07\x1b[2J")),
+        ("model id of 64 letters", build(model_id=b"a" * 64)),
+        ("wrong model hash", build(sha=bytes(32))),
+        ("n_levels 12", build(n_levels=12)),
+        ("n_levels 1", build(n_levels=1)),
+        ("channels 2", with_crc(seed_file[:24] + bytes([2]) + seed_file[25:])),
+        ("empty stream", build(b"")),
+        ("stream of 3 bytes", build(b"abc")),
+        ("stream of ones", build(b"\xff" * 4096)),
+    ]
+
+
+def decode_outcome(data: bytes) -> tuple[str, str]:
+    """-> (outcome, detail) of decoding one file."""
+    from inrcodec.decoder import decode_image
+    from inrcodec.errors import InrCodecError
+
+    signal.alarm(HANG_SECONDS)
+    try:
+        decode_image(data)
+        return "decoded", ""
+    except InrCodecError as exc:
+        return "refused", str(exc)
+    except Hang:
+        return "hang", ""
+    except Exception as exc:  # noqa: BLE001: an uncaught exception is what this script looks for
+        return "uncaught", f"{type(exc).__name__}: {exc} | {traceback.format_exc(limit=3)[-400:]}"
+    finally:
+        signal.alarm(0)
+
+
+def run(mutants: int, seed: int, seeds: list[bytes]) -> dict:
+    rng = np.random.default_rng(seed)
+    counts, by_kind, examples, slowest = Counter(), {}, [], (0.0, "")
+    started = time.perf_counter()
+    cases = [(name, data) for seed_file in seeds[:1] for name, data in hostile_headers(seed_file)]
+    cases += [mutate(seeds[int(rng.integers(len(seeds)))], rng) for _ in range(mutants)]
+    for kind, data in cases:
+        t0 = time.perf_counter()
+        outcome, detail = decode_outcome(data)
+        elapsed = time.perf_counter() - t0
+        if elapsed > slowest[0]:
+            slowest = (elapsed, kind)
+        counts[outcome] += 1
+        by_kind.setdefault(kind, Counter())[outcome] += 1
+        if outcome in ("uncaught", "hang") and len(examples) < 20:
+            examples.append({"kind": kind, "outcome": outcome, "detail": detail,
+                             "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})  # fmt: skip
+    return {
+        "cases": len(cases), "hand_made": len(cases) - mutants, "mutants": mutants, "seed": seed,
+        "outcomes": dict(counts), "by_kind": {k: dict(v) for k, v in sorted(by_kind.items())},
+        "uncaught": counts["uncaught"], "hangs": counts["hang"],
+        "slowest_seconds": round(slowest[0], 3), "slowest_kind": slowest[1],
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "examples": examples,
+    }  # fmt: skip
+
+
+def seed_files() -> list[bytes]:
+    return [path.read_bytes() for path in sorted(VECTORS.glob("*.inr")) if path.stat().st_size < 4096]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mutants", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    os.environ["INRCODEC_MODELS_DIR"] = str(VECTORS / "models")
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    signal.signal(signal.SIGALRM, _alarm)
+    report = run(args.mutants, args.seed, seed_files())
+    import inrcodec
+
+    report["meta"] = {"command": " ".join(["python", *sys.argv]), "inrcodec": inrcodec.__version__,
+                      "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+                      "address_space_limit_gib": MEMORY_LIMIT >> 30, "hang_seconds": HANG_SECONDS,
+                      "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
+    sys.exit(1 if report["uncaught"] or report["hangs"] else 0)
+
+
+if __name__ == "__main__":
+    main()
