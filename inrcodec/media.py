@@ -129,7 +129,9 @@ def encode_image_file(rgb: np.ndarray, path: str | os.PathLike) -> bytes:
     image_format = image_format_for_path(path)
     buffer = io.BytesIO()
     try:
-        Image.fromarray(rgb, "L" if rgb.ndim == 2 else "RGB").save(buffer, format=image_format)
+        # PNG at zlib level 3: half the time of the default level 6 for 1-2 % more bytes (768x512: 0.06 s, not 0.14)
+        options = {"compress_level": 3} if image_format == "PNG" else {}
+        Image.fromarray(rgb, "L" if rgb.ndim == 2 else "RGB").save(buffer, format=image_format, **options)
     except (KeyError, OSError, ValueError) as exc:
         raise InrCodecError(f"cannot write {_quote(path)} as {image_format}: {_reason(exc)}") from None
     return buffer.getvalue()
@@ -140,7 +142,11 @@ def image_format_for_path(path: str | os.PathLike) -> str:
     suffix = Path(path).suffix.lower()
     if not suffix:
         return "PNG"
-    image_format = Image.registered_extensions().get(suffix)
+    # Pillow's common plugins first: loading all of them (registered_extensions) costs ~0.3 s of a 1 s decode
+    Image.preinit()
+    image_format = Image.EXTENSION.get(suffix)
+    if image_format is None or image_format not in Image.SAVE:
+        image_format = Image.registered_extensions().get(suffix)
     if image_format is None or image_format not in Image.SAVE:
         raise InrCodecError(f"cannot write {_quote(Path(path))}: unknown image extension {suffix!r} (use .png)")
     return image_format
