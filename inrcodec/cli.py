@@ -368,8 +368,9 @@ def meta_train(
              f"--batch {batch}", f"--crop {crop}", f"--seed {seed}"] + (["--resume"] if resume else [])
         )
         with training_progress(steps) as on_step:
-            model, final, n_images = train_image.train(data, out, settings, resume=resume, progress=on_step)
-        card = train_image.training_card(name, settings, data, n_images, command, hardware.describe(device), final, steps)
+            model, final, n_images = train_image.train(data, out, settings, resume=resume, progress=on_step,
+                                                       command=command)
+        card = train_image.training_card(name, settings, data, n_images, hardware.describe(device), final, steps)
         weights = train_image.export_model(model, out, name, card, default)
     typer.echo(f"{weights}: model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min of training)")
 

@@ -99,8 +99,10 @@ def train(
     settings: TrainSettings,
     resume: bool = False,
     progress: ProgressFn | None = None,
+    command: str = "",
 ) -> tuple[CodecModel, dict, int]:
-    """Train (or resume) into out_dir -> (model, last metrics with total "seconds", number of images)."""
+    """Train (or resume) into out_dir -> (model, last metrics with total "seconds" and the "runs" so far, number
+    of images). command: recorded with this run's first step in the checkpoint's list of runs (for the card)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out_dir / CHECKPOINT_NAME
     images = load_images(find_images(data_dirs), settings.crop)
@@ -108,7 +110,7 @@ def train(
     model = CodecModel(settings.model)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     rng = np.random.default_rng(settings.seed)
-    start, elapsed = 0, 0.0
+    start, elapsed, runs = 0, 0.0, []
     if resume:
         if not checkpoint_path.exists():
             raise FileNotFoundError(f"no checkpoint to resume at {checkpoint_path}")
@@ -119,7 +121,8 @@ def train(
         optimiser.load_state_dict(state["optimiser"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"].cpu())
-        start, elapsed = state["step"], state["seconds"]
+        start, elapsed, runs = state["step"], state["seconds"], state.get("runs", [])
+    runs = runs + [{"from_step": start, "command": command}]
     log = (out_dir / LOG_NAME).open("a" if resume else "w")
     began = time.perf_counter()
     last_save = began
@@ -130,7 +133,7 @@ def train(
             "step": step, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
             "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
             "seconds": elapsed + time.perf_counter() - began, "settings": asdict(settings),
-            "model_config": settings.model.to_dict(),
+            "model_config": settings.model.to_dict(), "runs": runs,
         })  # fmt: skip
 
     for step in range(start, settings.steps):
@@ -156,6 +159,7 @@ def train(
             last_save = time.perf_counter()
     log.close()
     metrics.setdefault("seconds", elapsed)
+    metrics["runs"] = runs
     return model, metrics, len(images)
 
 
@@ -175,8 +179,14 @@ def export_model(model: CodecModel, out_dir: Path, model_id: str, card: str, def
     return weights
 
 
-def training_card(model_id: str, settings: TrainSettings, data_dirs: list[Path], n_images: int, command: str,
-                  hardware: str, final: dict, steps_done: int) -> str:
+def _run_ends(runs: list[dict], steps_done: int) -> list[tuple[dict, int]]:
+    """Each run with the step it reached: where the next run resumed, or steps_done for the last one."""
+    ends = [run["from_step"] for run in runs[1:]] + [steps_done]
+    return list(zip(runs, ends))
+
+
+def training_card(model_id: str, settings: TrainSettings, data_dirs: list[Path], n_images: int, hardware: str,
+                  final: dict, steps_done: int) -> str:
     """The model card's training section (results are added by the benchmarks that measure them)."""
     lines = [
         f"# {model_id}",
@@ -187,7 +197,8 @@ def training_card(model_id: str, settings: TrainSettings, data_dirs: list[Path],
         "",
         "## Training",
         "",
-        f"- Command: `{command}`",
+        "- Commands (each run resumed the one before from its checkpoint):",
+        *(f"  - steps {run['from_step']}..{end}: `{run['command']}`" for run, end in _run_ends(final.get("runs", []), steps_done)),
         f"- Data: {', '.join(str(d) for d in data_dirs)} ({n_images} images, random {settings.crop}x{settings.crop}"
         " crops, horizontal flips; rate codes uniform over 0..255, i.e. lambda log-uniform)",
         f"- Steps: {steps_done} of {settings.steps}, batch {settings.batch} crops, Adam lr {settings.lr} "
