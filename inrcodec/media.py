@@ -30,14 +30,24 @@ _SIXTEEN_BIT_RAWMODE = re.compile(r";16[BLN]?$")
 _FORMATS_WITH_16_BIT_RGB = frozenset({"PNG", "TIFF"})
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
-    """The whole content of a file; InrCodecError naming the path if it cannot be read."""
+MAX_FILE_BYTES = 1 << 30  # an .inr file larger than 1 GiB is refused rather than read into memory
+
+
+def read_bytes(path: str | os.PathLike, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The whole content of a regular file of at most `limit` bytes; InrCodecError naming the path otherwise
+    (a device such as /dev/zero, a pipe, or a file that grows past the limit while it is read)."""
     path = Path(path)
     _check_readable_file(path)
+    if not path.is_file():
+        raise InrCodecError(f"{_quote(path)} is not a regular file")
     try:
-        return path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read(limit + 1)
     except OSError as exc:
         raise InrCodecError(f"cannot read {_quote(path)}: {_reason(exc)}") from None
+    if len(data) > limit:
+        raise InrCodecError(f"{_quote(path)} is larger than {limit} bytes")
+    return data
 
 
 def read_image(path: str | os.PathLike, keep_grey: bool = False) -> np.ndarray:

@@ -361,3 +361,11 @@ def test_module_reports_a_bad_file_in_one_line(tmp_path):
     assert completed.stdout == ""
     assert completed.stderr.strip().splitlines() == [f"error: '{bad}': not an .inr file (wrong magic bytes)"]
     assert not out.exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+@pytest.mark.parametrize("command", ["decode", "info"])
+def test_a_device_is_refused_without_reading_it(tmp_path, command):
+    out = tmp_path / "out.png"
+    args = ["decode", "/dev/zero", "-o", out] if command == "decode" else ["info", "/dev/zero"]
+    assert_clean_failure(invoke(*args), "not a regular file", absent=[out])

@@ -152,11 +152,11 @@ def train(
         if (step + 1) % LOG_EVERY == 0 or step + 1 == settings.steps:
             log.write(json.dumps({"step": step + 1, **metrics}) + "\n")
             log.flush()
-        if progress is not None:
-            progress(step, metrics)
         if time.perf_counter() - last_save > settings.checkpoint_minutes * 60 or step + 1 == settings.steps:
             checkpoint(step + 1)
             last_save = time.perf_counter()
+        if progress is not None:
+            progress(step, metrics)
     log.close()
     metrics.setdefault("seconds", elapsed)
     metrics["runs"] = runs
