@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from inrcodec.encoder.shared_torch import coarse_context, same_level_context
+from inrcodec.encoder.shared_torch import context_inputs
 from inrcodec.entropy import tables
 from inrcodec.entropy.context_model import (
     ACTIVATION_LIMIT,
@@ -80,14 +80,14 @@ def test_same_level_neighbours_lie_on_pass_a():
 def test_contexts_equal_the_torch_model():
     rng = np.random.default_rng(1)
     fine, coarse = rng.integers(-300, 300, size=(9, 13)), rng.integers(-300, 300, size=(5, 7))
-    rows, cols = np.nonzero(np.ones(fine.shape))
-    ours = context_matrix(padded_grid(coarse, 1), padded_grid(fine, 2), rows, cols, 200)
-    t = lambda a: torch.tensor(a, dtype=torch.float32)[None, None].clamp(-255, 255)  # noqa: E731
-    theirs_coarse = coarse_context(t(coarse), 9, 13, 1)[0].permute(1, 2, 0).reshape(-1, 9).numpy()
-    theirs_same = same_level_context(t(fine))[0].permute(1, 2, 0).reshape(-1, 12).numpy()
-    np.testing.assert_array_equal(ours[:, :9] / 256, theirs_coarse)
-    np.testing.assert_array_equal(ours[:, 10:] / 256, theirs_same)
-    assert (ours[:, 9] == 200 * 4).all()
+    t = lambda a: torch.tensor(a, dtype=torch.float32)[None, None]  # noqa: E731
+    theirs = context_inputs(t(fine), t(coarse), torch.tensor([200.0]))
+    for second, inputs in zip((False, True), theirs):
+        rows, cols = pass_positions(9, 13, second)
+        ours = context_matrix(padded_grid(coarse, 1), padded_grid(fine, 2) if second else None, rows, cols, 200)
+        np.testing.assert_array_equal(ours / 256, inputs[0].numpy())  # t / 64 at 2^-8 is 4 t
+    coarsest = context_inputs(t(coarse), None, torch.tensor([0.0]))
+    assert (coarsest[0][..., :9] == 0).all() and (coarsest[1][..., :9] == 0).all()
 
 
 def random_networks(seed=0, levels=4, hidden=8):

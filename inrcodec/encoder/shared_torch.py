@@ -8,6 +8,7 @@ float model of the fixed-point context network. Training and the encoder's refin
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -22,9 +23,6 @@ from inrcodec.model.config import (
 )
 from inrcodec.entropy.tables import LOG_SCALE_MAX, LOG_SCALE_MIN
 
-# 3x3 patch order is row-major over (dy, dx) in -1..1; mirroring a patch left-right or up-down permutes it.
-_MIRROR_X = [2, 1, 0, 5, 4, 3, 8, 7, 6]
-_MIRROR_Y = [6, 7, 8, 3, 4, 5, 0, 1, 2]
 
 
 def upsample(latent: torch.Tensor, level: int, height: int, width: int) -> torch.Tensor:
@@ -84,36 +82,49 @@ class ContextNet(nn.Module):
         return x
 
 
-def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """[B, 1, H, W] -> value at (i + dy, j + dx), zero outside."""
-    h, w = x.shape[-2:]
-    padded = F.pad(x, (2, 2, 2, 2))
-    return padded[..., 2 + dy : 2 + dy + h, 2 + dx : 2 + dx + w]
+@lru_cache(maxsize=64)
+def gather_plan(height: int, width: int, coarse_width: int) -> tuple[int, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Where the contexts of a level's latents are read, as flat indices (the decoder's SPEC 6.2, batched).
+
+    Latents are taken in coding order: pass A (i + j even) then pass B, each in raster order. -> (number in
+    pass A, indices [N, 9] of the parent's mirrored 3x3 neighbourhood in the coarser level padded by 1 (width
+    coarse_width + 2), indices [N_B, 12] of pass B's SAME_LEVEL_OFFSETS neighbours in this level padded by 2,
+    and the permutation [N] that puts coding order back into raster order)."""
+    rows = torch.arange(height).view(-1, 1).expand(height, width).reshape(-1)
+    cols = torch.arange(width).view(1, -1).expand(height, width).reshape(-1)
+    anchors = (rows + cols) % 2 == 0
+    order = torch.cat([torch.nonzero(anchors).view(-1), torch.nonzero(~anchors).view(-1)])
+    rows, cols = rows[order], cols[order]
+    sign_y, sign_x = torch.where(rows % 2 == 1, -1, 1), torch.where(cols % 2 == 1, -1, 1)
+    parent_y, parent_x = rows // 2 + 1, cols // 2 + 1
+    coarse = torch.stack([(parent_y + sign_y * dy) * (coarse_width + 2) + parent_x + sign_x * dx
+                          for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dim=1)  # fmt: skip
+    n_a = int(anchors.sum())
+    same = torch.stack([(rows[n_a:] + 2 + dy) * (width + 4) + cols[n_a:] + 2 + dx for dy, dx in SAME_LEVEL_OFFSETS], 1)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.numel())
+    return n_a, coarse, same, inverse
 
 
-def coarse_context(coarse: torch.Tensor | None, height: int, width: int, batch: int) -> torch.Tensor:
-    """3x3 neighbourhood of each vertex's parent on the coarser level, mirrored so that the patch's first
-    column and row lie away from the vertex: [B, 1, h, w] -> [B, 9, height, width]. Zeros for the coarsest."""
+def context_inputs(
+    latent: torch.Tensor, coarse: torch.Tensor | None, rate_codes: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The context networks' inputs of a level: latent [B, 1, h, w], the coarser level [B, 1, h', w'] (None for
+    the coarsest), rate codes [B] -> (pass A [B, N_A, 10], pass B [B, N_B, 22]), in coding order."""
+    batch, _, height, width = latent.shape
+    coarse_width = coarse.shape[-1] if coarse is not None else 1
+    n_a, coarse_index, same_index, _ = gather_plan(height, width, coarse_width)
+    n = height * width
     if coarse is None:
-        return torch.zeros(batch, 9, height, width)
-    patches = F.unfold(F.pad(coarse, (1, 1, 1, 1)), 3).view(batch, 9, *coarse.shape[-2:])
-    up = patches.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)[..., :height, :width]
-    col_odd = (torch.arange(width) % 2 == 1).view(1, 1, 1, width)
-    row_odd = (torch.arange(height) % 2 == 1).view(1, 1, height, 1)
-    up = torch.where(col_odd, up[:, _MIRROR_X], up)
-    return torch.where(row_odd, up[:, _MIRROR_Y], up)
-
-
-def same_level_context(latent: torch.Tensor) -> torch.Tensor:
-    """[B, 1, H, W] -> [B, 12, H, W]: the pass-A neighbours of SAME_LEVEL_OFFSETS."""
-    return torch.cat([_shift(latent, dy, dx) for dy, dx in SAME_LEVEL_OFFSETS], dim=1)
-
-
-def anchor_mask(height: int, width: int) -> torch.Tensor:
-    """[1, 1, H, W] bool: True on pass A, (i + j) even."""
-    i = torch.arange(height).view(-1, 1)
-    j = torch.arange(width).view(1, -1)
-    return ((i + j) % 2 == 0).view(1, 1, height, width)
+        around = torch.zeros(batch, n, 9)
+    else:
+        padded = F.pad(coarse.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP), (1, 1, 1, 1)).reshape(batch, -1)
+        around = padded[:, coarse_index]
+    rate = (rate_codes / RATE_FEATURE_DIVISOR).view(-1, 1, 1).expand(batch, n, 1)
+    same = F.pad(latent.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP), (2, 2, 2, 2)).reshape(batch, -1)[:, same_index]
+    first = torch.cat([around[:, :n_a], rate[:, :n_a]], dim=-1)
+    second = torch.cat([around[:, n_a:], rate[:, n_a:], same], dim=-1)
+    return first, second
 
 
 class SharedModel(nn.Module):
@@ -151,25 +162,15 @@ class SharedModel(nn.Module):
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per level (finest first), the Laplace (mean, log-scale) [B, 1, h, w] of every latent from its causal
         context in the integer latents `latents` (rounded values: the decoder sees nothing else)."""
-        batch = latents[0].shape[0]
-        rate_feature = (rate_codes / RATE_FEATURE_DIVISOR).view(-1, 1, 1, 1)
         out = []
         for level, q in enumerate(latents):
-            h, w = q.shape[-2:]
-            clamped = q.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP)
-            coarse = latents[level + 1].clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP) if level + 1 < len(latents) else None
-            rate = rate_feature.expand(batch, 1, h, w)
-            context = torch.cat([coarse_context(coarse, h, w, batch), rate, same_level_context(clamped)], dim=1)
-            context = context.permute(0, 2, 3, 1).reshape(batch, h * w, -1)
-            anchors = anchor_mask(h, w).view(-1)
-            n_a = self.config.context_inputs(False)
-            params = torch.empty(batch, h * w, 2)
-            params[:, anchors] = self.context_a[level](context[:, anchors, :n_a])
-            params[:, ~anchors] = self.context_b[level](context[:, ~anchors])
-            params = params.view(batch, h, w, 2).permute(0, 3, 1, 2)
-            mean = params[:, :1]
-            log_scale = params[:, 1:].clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)
-            out.append((mean, log_scale))
+            batch, _, height, width = q.shape
+            coarse = latents[level + 1] if level + 1 < len(latents) else None
+            first, second = context_inputs(q, coarse, rate_codes)
+            inverse = gather_plan(height, width, coarse.shape[-1] if coarse is not None else 1)[3]
+            params = torch.cat([self.context_a[level](first), self.context_b[level](second)], dim=1)[:, inverse]
+            params = params.view(batch, height, width, 2).permute(0, 3, 1, 2)
+            out.append((params[:, :1], params[:, 1:].clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)))
         return out
 
 
