@@ -25,7 +25,7 @@ def check_image_array(pixels: np.ndarray) -> None:
 
 def resolve_model(model: str | None):
     """The installed v2 model entry for a model id ('default' or None: the manifest's default)."""
-    from inrcodec.models import resolve
+    from inrcodec.model.registry import resolve
 
     entry = resolve(None if model in (None, DEFAULT_MODEL) else model)
     if entry.config.get("codec") != 2:

@@ -292,7 +292,7 @@ def models(
 
     Models are found in $INRCODEC_MODELS_DIR if set, else in the folder shipped with the package.
     """
-    from inrcodec import models as registry  # the name `models` is this command
+    from inrcodec.model import registry  # the name `models` is this command
 
     with command_errors():
         root = registry.models_dir()

@@ -16,7 +16,7 @@ from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.field.synthesis import render, to_uint8
 from inrcodec.model.config import level_shape
 from inrcodec.model.shared import SharedDecoder, load_shared
-from inrcodec.models import find_model
+from inrcodec.model.registry import find_model
 
 
 @dataclass(frozen=True)

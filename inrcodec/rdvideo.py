@@ -249,7 +249,7 @@ class InrCodec(VideoCodec):
 
         import inrcodec
 
-        from .models import resolve
+        from .model.registry import resolve
         from .presets import DEFAULT_GOP, VIDEO_PRESET_STEPS
         from .video.codec import video_model_id
 

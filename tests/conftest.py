@@ -50,7 +50,7 @@ def v2_models_dir(tmp_path_factory):
 @pytest.fixture()
 def v2_model(v2_models_dir, monkeypatch):
     """INRCODEC_MODELS_DIR points at v2_models_dir; -> the model's registry entry."""
-    from inrcodec import models
+    from inrcodec.model import registry as models
 
     monkeypatch.setenv(models.MODELS_ENV, str(v2_models_dir))
     return models.resolve()

@@ -116,7 +116,7 @@ def test_info_json_dumps_the_header(encoded):
                                "n_levels": 7}
     assert header["file_bytes"] == inr.stat().st_size
     assert 0 < header["payload_bytes"] < header["file_bytes"]
-    from inrcodec.models import resolve
+    from inrcodec.model.registry import resolve
 
     assert header["model_id"] == resolve().id and header["model_sha256"] == resolve().sha256
     assert [(g["height"], g["width"]) for g in header["latent_grids"][:3]] == [(16, 24), (8, 12), (4, 6)]

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from inrcodec import cli, models
+from inrcodec import cli
+from inrcodec.model import registry as models
 from inrcodec.errors import InrCodecError
 from inrcodec.train.data import find_images
 

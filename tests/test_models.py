@@ -1,4 +1,4 @@
-"""Tests of the model registry (inrcodec.models) and the `inrcodec models` command, on tiny fake models in a
+"""Tests of the model registry (inrcodec.model.registry) and the `inrcodec models` command, on tiny fake models in a
 temporary folder named by INRCODEC_MODELS_DIR."""
 
 import json
@@ -7,7 +7,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from inrcodec import cli, models
+from inrcodec import cli
+from inrcodec.model import registry as models
 from inrcodec.errors import InrCodecError
 
 CONFIG = {"levels": 2, "grid": {"features": 4}, "lr": 0.01}
@@ -152,7 +153,7 @@ def test_importing_models_does_not_import_torch():
     import subprocess
     import sys
 
-    probe = "import sys, inrcodec.models; sys.exit('torch' in sys.modules)"
+    probe = "import sys, inrcodec.model.registry; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], timeout=60).returncode == 0
 
 

@@ -179,7 +179,7 @@ def test_decoding_never_imports_torch(v2_model, tmp_path):
 def test_a_model_that_is_not_v2_is_refused_for_images(v2_model, monkeypatch):
     import dataclasses
 
-    from inrcodec import models
+    from inrcodec.model import registry as models
 
     video_like = dataclasses.replace(v2_model, id="base-v1", config={"n_levels": 7, "n_features": 3})
     monkeypatch.setattr(models, "resolve", lambda model_id=None: video_like)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inrcodec import models
+from inrcodec.model import registry as models
 from inrcodec.model.config import ModelConfig
 from inrcodec.train.image import CHECKPOINT_NAME, TrainSettings, export_model, train, training_card
 

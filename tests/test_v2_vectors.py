@@ -64,7 +64,7 @@ def regenerate():
     import shutil
 
     from inrcodec import api
-    from inrcodec.models import resolve
+    from inrcodec.model.registry import resolve
 
     from conftest import make_v2_model
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from inrcodec import models
+from inrcodec.model import registry as models
 from inrcodec.bitstream.container import write_container
 from inrcodec.cli import app
 from inrcodec.errors import BitstreamError, InrCodecError

@@ -10,7 +10,7 @@ from inrcodec.encoder.analysis_net import AnalysisNet
 from inrcodec.encoder.shared_torch import SharedModel
 from inrcodec.errors import InrCodecError
 from inrcodec.model.config import ModelConfig
-from inrcodec.models import ModelEntry, load_model_tensors
+from inrcodec.model.registry import ModelEntry, load_model_tensors
 
 
 class CodecModel(torch.nn.Module):

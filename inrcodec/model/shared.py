@@ -18,7 +18,7 @@ from inrcodec.entropy.planes import ContextNetworks
 from inrcodec.errors import InrCodecError
 from inrcodec.field.synthesis import SynthesisWeights
 from inrcodec.model.config import RATE_CODES, ModelConfig
-from inrcodec.models import ModelEntry
+from inrcodec.model.registry import ModelEntry
 
 PREFIX = "shared."
 

@@ -170,7 +170,7 @@ def model_tensors(model: CodecModel) -> dict[str, torch.Tensor]:
 
 def export_model(model: CodecModel, out_dir: Path, model_id: str, card: str, default: bool) -> Path:
     """Write out_dir/model.safetensors and CARD.md, and register the model in out_dir.parent/MANIFEST.json."""
-    from inrcodec.models import CARD_NAME, register_model, save_model
+    from inrcodec.model.registry import CARD_NAME, register_model, save_model
 
     config = {"codec": 2, **model.shared.config.to_dict()}
     weights = save_model(out_dir, model_id, model_tensors(model), config)

@@ -170,7 +170,7 @@ def train_video(
 
 def export_model(model: MetaModel, out_dir: Path, model_id: str, card: str, default: bool = False) -> Path:
     """Write out_dir/model.safetensors and CARD.md, and register the model in out_dir.parent/MANIFEST.json."""
-    from inrcodec.models import CARD_NAME, register_model, save_model
+    from inrcodec.model.registry import CARD_NAME, register_model, save_model
 
     config = model.config.to_dict()
     weights = save_model(out_dir, model_id, {k: v.cpu() for k, v in model.to_tensors().items()}, config)

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from inrcodec import models
+from inrcodec.model import registry as models
 from inrcodec.bitstream.syntax import MAX_SIDE
 from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.presets import VIDEO_MODEL
