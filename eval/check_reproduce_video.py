@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from inrcodec.models import resolve
+from inrcodec.model.registry import resolve
 from inrcodec.video.codec import encode_video
 
 
