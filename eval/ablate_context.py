@@ -60,7 +60,7 @@ def without_inputs(shared, keep: dict) -> list:
     return [p for nets in (shared.context_a, shared.context_b) for net in nets for p in net.parameters()]
 
 
-def bits(shared, latents, rate_codes) -> "torch.Tensor":
+def bits(shared, latents, rate_codes):
     """Total ideal bits of integer latents (finest first, [B, 1, h, w]) under the context model."""
     from inrcodec.encoder.shared_torch import laplace_bits
 

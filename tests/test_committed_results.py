@@ -4,7 +4,6 @@ reproducible: a JPEG row re-measured here gives the same bytes and PSNR. The v2 
 test_committed_v2_results.py."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 
 from inrcodec import rdcodecs, rdcurve
 from inrcodec.datasets import resolve_dataset
-from inrcodec.hardware import cpu_name
 from inrcodec.metrics import psnr_from_mse
 
 RESULTS = Path(__file__).resolve().parents[1] / "eval" / "results" / "v1" / "kodak"

@@ -9,7 +9,7 @@ import torch
 
 from inrcodec import api, decoder
 from inrcodec.bitstream.container import write_container
-from inrcodec.bitstream.image_v2 import ImageFile, parse_image
+from inrcodec.bitstream.image_v2 import parse_image
 from inrcodec.encoder.model_torch import load_codec_model
 from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.field.synthesis import render

@@ -20,7 +20,7 @@ from inrcodec.errors import InrCodecError
 from inrcodec.metrics import psnr
 from inrcodec.model.config import lambda_rate_code, rate_code_lambda
 from inrcodec.model.shared import load_shared
-from inrcodec.model.registry import ModelEntry, file_sha256
+from inrcodec.model.registry import ModelEntry
 
 
 @dataclass
