@@ -40,8 +40,14 @@ def curves_in(folder: Path, dataset: str) -> list[Curve]:
     return sorted(curves, key=lambda c: (c.kind != "inrcodec", c.name))
 
 
+def ms_ssim_db(values: tuple[float, ...]) -> tuple[float, ...]:
+    """MS-SSIM as -10 log10(1 - MS-SSIM) dB, the scale on which BD-rates over MS-SSIM are computed."""
+    return tuple(-10 * math.log10(max(1e-12, 1 - v)) for v in values)
+
+
 def bd_table(curves: list[Curve]) -> list[dict]:
-    """One row per (inrcodec curve, reference): BD-rate % and BD-PSNR dB, or why there is none."""
+    """One row per (inrcodec curve, reference): BD-rate % and BD-PSNR dB, and the BD-rate over MS-SSIM (dB)
+    where both curves have MS-SSIM; None with a note where there is none."""
     tests = [c for c in curves if c.kind == "inrcodec"]
     references = [c for c in curves if c.kind != "inrcodec"] + [c for c in curves if c.kind == "inrcodec"]
     rows = []
@@ -51,7 +57,7 @@ def bd_table(curves: list[Curve]) -> list[dict]:
                 continue
             row = {"test": test.name, "test_label": test.label, "reference": reference.name,
                    "reference_label": reference.label, "reference_kind": reference.kind,
-                   "bd_rate_percent": None, "bd_psnr_db": None,
+                   "bd_rate_percent": None, "bd_psnr_db": None, "bd_rate_ms_ssim_percent": None,
                    "overlap_psnr_db": _overlap(reference.psnr, test.psnr), "note": ""}
             try:
                 row["bd_rate_percent"] = bd_rate(reference.bpp, reference.psnr, test.bpp, test.psnr)
@@ -61,6 +67,12 @@ def bd_table(curves: list[Curve]) -> list[dict]:
                 row["bd_psnr_db"] = bd_psnr(reference.bpp, reference.psnr, test.bpp, test.psnr)
             except ValueError as exc:
                 row["note"] = row["note"] or str(exc)
+            if reference.ms_ssim and test.ms_ssim:
+                try:
+                    row["bd_rate_ms_ssim_percent"] = bd_rate(reference.bpp, ms_ssim_db(reference.ms_ssim), test.bpp,
+                                                             ms_ssim_db(test.ms_ssim))  # fmt: skip
+                except ValueError:
+                    pass
             rows.append(row)
     return rows
 
@@ -78,11 +90,14 @@ def markdown(rows: list[dict], dataset: str) -> str:
     """The BD table as Markdown: negative BD-rate = inrcodec needs fewer bits than the reference."""
     lines = [f"BD-rates on {dataset} (pchip, log-rate against mean PSNR-RGB over the overlapping PSNR range; "
              "negative = inrcodec needs fewer bits).", "",
-             "| inrcodec | reference | kind | BD-rate | BD-PSNR | PSNR overlap (dB) |", "|---|---|---|---|---|---|"]
+             "BD-rate (MS-SSIM) is the same on MS-SSIM in dB, -10 log10(1 - MS-SSIM).", "",
+             "| inrcodec | reference | kind | BD-rate | BD-PSNR | BD-rate (MS-SSIM) | PSNR overlap (dB) |",
+             "|---|---|---|---|---|---|---|"]
     for row in rows:
         overlap = "none" if row["overlap_psnr_db"] is None else "{:.2f}-{:.2f}".format(*row["overlap_psnr_db"])
         lines.append(f"| {row['test_label']} | {row['reference_label']} | {row['reference_kind']} | "
-                     f"{_format(row['bd_rate_percent'], '%')} | {_format(row['bd_psnr_db'], 'dB')} | {overlap} |")
+                     f"{_format(row['bd_rate_percent'], '%')} | {_format(row['bd_psnr_db'], 'dB')} | "
+                     f"{_format(row.get('bd_rate_ms_ssim_percent'), '%')} | {overlap} |")
     return "\n".join(lines) + "\n"
 
 
@@ -124,11 +139,12 @@ def rich_table(rows: list[dict], dataset: str):
     from rich.table import Table
 
     table = Table(title=f"BD-rate on {dataset} (negative = fewer bits than the reference)")
-    for column in ("inrcodec", "reference", "kind", "BD-rate", "BD-PSNR"):
+    for column in ("inrcodec", "reference", "kind", "BD-rate", "BD-PSNR", "BD-rate (MS-SSIM)"):
         table.add_column(column, justify="right" if column.startswith("BD") else "left")
     for row in rows:
         table.add_row(row["test_label"], row["reference_label"], row["reference_kind"],
-                      _format(row["bd_rate_percent"], "%"), _format(row["bd_psnr_db"], "dB"))
+                      _format(row["bd_rate_percent"], "%"), _format(row["bd_psnr_db"], "dB"),
+                      _format(row.get("bd_rate_ms_ssim_percent"), "%"))
     return table
 
 

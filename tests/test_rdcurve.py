@@ -185,3 +185,13 @@ def test_report_files_from_a_run_folder(dataset, tmp_path):
     assert "| 4 |" in (out / "curves.md").read_text()
     assert (out / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "bd_rates.json").read_text())["rows"][0]["reference"] == "jpeg"
+
+
+def test_bd_table_reports_the_rate_on_ms_ssim_too():
+    ours = Curve("ours", "OURS", "inrcodec", (0.1, 0.2, 0.4, 0.8), (25, 28, 31, 34), (0.90, 0.95, 0.975, 0.9875))
+    twice = Curve("twice", "TWICE", "live", (0.2, 0.4, 0.8, 1.6), (25, 28, 31, 34), (0.90, 0.95, 0.975, 0.9875))
+    flat = _curve("flat", "live", [0.2, 0.4, 0.8, 1.6], [25, 28, 31, 34])
+    rows = rdreport.bd_table([ours, twice, flat])
+    assert rows[0]["bd_rate_ms_ssim_percent"] == pytest.approx(-50.0, abs=1e-9)
+    assert rows[1]["bd_rate_ms_ssim_percent"] is None  # no MS-SSIM on that curve
+    assert rdreport.ms_ssim_db((0.9,)) == pytest.approx((10.0,))
