@@ -38,24 +38,16 @@ def rd_cost(
     height, width = target.shape[-2:]
     rounded = [straight_through(y) for y in latents]
     if temperature is None:
-        coded = rounded
-    elif proxy == "noise":
+        coded = rendered = rounded
+    elif proxy in ("noise", "mixed"):
         coded = [y + torch.empty_like(y).uniform_(-0.5, 0.5) for y in latents]
-    elif proxy == "mixed":  # as in training: distortion through rounding, rate at the latents plus noise
-        noisy = [y + torch.empty_like(y).uniform_(-0.5, 0.5) for y in latents]
-        params = model.shared.distribution(rounded, rate_code)
-        bits = sum(laplace_bits(q, mean, log_scale).sum() for q, (mean, log_scale) in zip(noisy, params))
-        recon = model.shared.render(rounded, rate_code, height, width)
-        if grey:
-            recon = recon.mean(dim=1, keepdim=True)
-        mse = ((recon - target) ** 2).mean()
-        bpp = bits / (height * width)
-        return mse + lam * bpp, float(mse.detach()), float(bpp.detach())
+        # mixed, as in training: the distortion through rounding, the rate at the latents plus noise
+        rendered = rounded if proxy == "mixed" else coded
     else:
-        coded = [noisy_soft_round(y, temperature) for y in latents]
+        coded = rendered = [noisy_soft_round(y, temperature) for y in latents]
     params = model.shared.distribution(rounded, rate_code)
     bits = sum(laplace_bits(q, mean, log_scale).sum() for q, (mean, log_scale) in zip(coded, params))
-    recon = model.shared.render(coded, rate_code, height, width)
+    recon = model.shared.render(rendered, rate_code, height, width)
     if grey:
         recon = recon.mean(dim=1, keepdim=True)
     mse = ((recon - target) ** 2).mean()
