@@ -325,6 +325,10 @@ def meta_train(
     batch: Annotated[int, typer.Option(min=1, help="Crops per step.")] = 4,
     crop: Annotated[int, typer.Option(min=64, help="Side of the square training crops, in pixels.")] = 256,
     seed: Annotated[int, typer.Option(help="Seed of the crops, noise and initial weights.")] = 0,
+    inner_steps: Annotated[
+        int, typer.Option(min=0, help="Encoder refinement steps per crop inside each training step, so the decoder "
+                          "learns on refined latents (first-order; each costs about one more step).")
+    ] = 0,
     model_id: Annotated[Optional[str], typer.Option("--id", help="Model id (default: the name of --out).")] = None,
     default: Annotated[bool, typer.Option("--default/--no-default", help="Make it the manifest's default model.")] = True,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --out/checkpoint.pt.")] = False,
@@ -361,11 +365,12 @@ def meta_train(
         torch.set_default_device(device)
         from inrcodec.train import image as train_image
 
-        settings = train_image.TrainSettings(steps=steps, batch=batch, crop=crop, seed=seed)
+        settings = train_image.TrainSettings(steps=steps, batch=batch, crop=crop, seed=seed, inner_steps=inner_steps)
         name = model_id or out.name
         command = " ".join(
             ["inrcodec meta-train", *(f"--data {d}" for d in data), f"--out {out}", f"--steps {steps}",
-             f"--batch {batch}", f"--crop {crop}", f"--seed {seed}"] + (["--resume"] if resume else [])
+             f"--batch {batch}", f"--crop {crop}", f"--seed {seed}"]
+            + ([f"--inner-steps {inner_steps}"] if inner_steps else []) + (["--resume"] if resume else [])
         )
         with training_progress(steps) as on_step:
             model, final, n_images = train_image.train(data, out, settings, resume=resume, progress=on_step,
@@ -423,7 +428,7 @@ def rd_curve(
     ] = None,
     preset: Annotated[
         str, typer.Option(help="inrcodec preset(s), comma-separated: fast, medium (the encode default), slow; "
-                          "one with --video.")
+                          "or 'none' (baselines only); one with --video.")
     ] = DEFAULT_PRESET,
     image_preset: Annotated[
         Optional[str], typer.Option("--image-preset", help="With --video: inrcodec-image's preset (default: --preset).")
@@ -476,7 +481,7 @@ def rd_curve(
         from inrcodec.anchors import published_anchors
         from inrcodec.datasets import resolve_dataset
 
-        presets = _choices(preset, [p.value for p in Preset], "preset")
+        presets = [] if preset.strip().lower() == "none" else _choices(preset, [p.value for p in Preset], "preset")
         levels = [_quality_level(text) for text in _choices(qualities, None, "quality")]
         baselines = [] if codecs.strip().lower() == "none" else rdcodecs.baseline_codecs(_choices(codecs, None, "codec"))
         from inrcodec.api import resolve_model

@@ -22,7 +22,8 @@ def describe(device: str = "cpu") -> str:
     """E.g. "AMD EPYC 7B13, 2 cores, torch 2.13.0 with 2 threads" (+ the GPU's name when device is cuda)."""
     import torch
 
-    text = f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    text = f"{cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with {threads} thread{'s' * (threads != 1)}"
     if device.startswith("cuda") and torch.cuda.is_available():
         text += f", GPU {torch.cuda.get_device_name()}"
     return text

@@ -85,3 +85,16 @@ def test_kodak_offline_without_a_copy_says_how_to_point_at_one(tmp_path, offline
     assert result.exit_code == 1
     line = result.stderr.strip()
     assert line.startswith("error: Kodak is not in") and "--data-dir" in line and "\n" not in line
+
+
+def test_preset_none_measures_the_baselines_only_and_a_later_run_resumes_them(images, tmp_path):
+    out = tmp_path / "results"
+    first = invoke("--dataset", images, "--preset", "none", "--codecs", "jpeg", "--out", out, "--json")
+    assert first.exit_code == 0, first.output
+    assert set(json.loads(first.stdout)["curves"]) == {"jpeg"}
+    assert not (out / "inrcodec-fast.csv").exists() and not (out / "rd.png").exists()
+    second = invoke("--dataset", images, "--preset", "fast", "--qualities", "1,8", "--codecs", "jpeg", "--out", out,
+                    "--json")
+    assert second.exit_code == 0, second.output
+    assert set(json.loads(second.stdout)["curves"]) == {"jpeg", "inrcodec-fast"}
+    assert "already measured" in second.stderr

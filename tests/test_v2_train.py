@@ -74,3 +74,13 @@ def test_the_rate_distortion_loss_falls(image_dir, tmp_path):
     _, later, _ = train([image_dir], tmp_path / "b", TrainSettings(steps=40, batch=2, crop=64, warmup=5, lr=3e-3,
                                                                    model=TINY))
     assert later["loss"] < first["loss"]
+
+
+def test_inner_refinement_steps_train_on_refined_latents(image_dir, tmp_path):
+    plain, _, _ = train([image_dir], tmp_path / "plain", settings(steps=2))
+    inner = TrainSettings(steps=2, batch=2, crop=64, warmup=2, checkpoint_minutes=0.0, model=TINY, inner_steps=2)
+    refined, final, n_images = train([image_dir], tmp_path / "inner", inner)
+    changed = [name for name, value in plain.state_dict().items() if not torch.equal(refined.state_dict()[name], value)]
+    assert changed  # the same crops and seed, other latents: other updates
+    assert "2 encoder refinement steps per crop" in training_card("t", inner, [image_dir], n_images, "m", final, 2)
+    assert all(p.requires_grad for p in refined.parameters())  # the inner steps hand the networks back trainable

@@ -1,7 +1,9 @@
 """Training of the v2 image model: shared decoder (gains, synthesis, context model) and analysis network.
 
 One step: B random crops, each with a rate code t drawn uniformly over [0, 255]; the analysis network predicts
-the latents; the distortion is measured through straight-through rounding (what the decoder sees), the rate
+the latents (with inner_steps > 0, each crop's latents then take that many steps of the encoder's own
+refinement against the current decoder, added as a constant: first-order, so the decoder learns on latents like
+those it will be sent and the gradient still reaches the analysis network); the distortion is measured through straight-through rounding (what the decoder sees), the rate
 under the context model at the latents plus uniform noise (contexts from the rounded neighbours, as decoded);
 each crop's loss is log(MSE + lambda(t) bpp), so that every quality weighs alike. Checkpoints hold the
 networks, the optimiser, the data and noise generators and the wall time so far, so a resumed run continues
@@ -42,6 +44,7 @@ class TrainSettings:
     warmup: int = 200
     decay_fraction: float = 0.15  # the last 15 % of the steps decay the learning rate (cosine, to 2 %)
     seed: int = 0
+    inner_steps: int = 0  # encoder refinement steps per crop inside each training step (0: the prediction as is)
     checkpoint_minutes: float = 3.0
     model: ModelConfig = field(default_factory=ModelConfig)
 
@@ -55,10 +58,18 @@ def lambdas_of(rate_codes: torch.Tensor) -> torch.Tensor:
 
 
 def rd_loss(model: CodecModel, target: torch.Tensor, rate_codes: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    """target [B, 3, H, W] in [0, 1], rate_codes [B] -> (mean log J, metrics for progress)."""
+    """target [B, 3, H, W] in [0, 1], rate_codes [B] -> (mean log J of the analysis network's latents, metrics
+    for progress)."""
+    latents = model.analysis(target, rate_codes, model.shared.log_gains(rate_codes))
+    return latents_loss(model, latents, target, rate_codes)
+
+
+def latents_loss(
+    model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_codes: torch.Tensor
+) -> tuple[torch.Tensor, dict]:
+    """The loss of given float latents (finest first) [B, 1, h, w]: distortion through straight-through rounding,
+    rate at the latents plus uniform noise."""
     height, width = target.shape[-2:]
-    log_gains = model.shared.log_gains(rate_codes)
-    latents = model.analysis(target, rate_codes, log_gains)
     rounded = [y + (torch.round(y) - y).detach() for y in latents]
     params = model.shared.distribution(rounded, rate_codes)
     bits = sum(
@@ -75,6 +86,29 @@ def rd_loss(model: CodecModel, target: torch.Tensor, rate_codes: torch.Tensor) -
         "bpp": float(bpp.detach().mean()),
     }
     return loss, metrics
+
+
+def refined_latents(
+    model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_codes: torch.Tensor, steps: int
+) -> list[torch.Tensor]:
+    """Latents (finest first) [B, 1, h, w] -> each crop's latents after `steps` steps of the encoder's refinement
+    (inrcodec.encoder.refine, at the crop's own rate code) against the current networks, as the prediction plus
+    a constant, so that gradients still flow into the analysis network."""
+    from inrcodec.encoder.refine import refine
+    from inrcodec.model.config import rate_code_lambda
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for p in trainable:  # the inner steps move the latents only
+        p.requires_grad_(False)
+    try:
+        moved = []
+        for i, code in enumerate(rate_codes.tolist()):
+            start = [y[i : i + 1].detach() for y in latents]
+            moved.append(refine(model, start, target[i : i + 1], code, rate_code_lambda(code), steps))
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
+    return [y + (torch.cat([m[level] for m in moved]) - y).detach() for level, y in enumerate(latents)]
 
 
 def learning_rate(settings: TrainSettings, step: int) -> float:
@@ -143,7 +177,10 @@ def train(
         device = torch.get_default_device()
         target = torch.from_numpy(crops).to(device).permute(0, 3, 1, 2).float() / 255.0
         rate_codes = torch.from_numpy(rng.uniform(0, RATE_CODES - 1, size=settings.batch)).to(device).float()
-        loss, metrics = rd_loss(model, target, rate_codes)
+        latents = model.analysis(target, rate_codes, model.shared.log_gains(rate_codes))
+        if settings.inner_steps:
+            latents = refined_latents(model, latents, target, rate_codes, settings.inner_steps)
+        loss, metrics = latents_loss(model, latents, target, rate_codes)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -202,7 +239,8 @@ def training_card(model_id: str, settings: TrainSettings, data_dirs: list[Path],
         f"- Data: {', '.join(str(d) for d in data_dirs)} ({n_images} images, random {settings.crop}x{settings.crop}"
         " crops, horizontal flips; rate codes uniform over 0..255, i.e. lambda log-uniform)",
         f"- Steps: {steps_done} of {settings.steps}, batch {settings.batch} crops, Adam lr {settings.lr} "
-        f"(warm-up {settings.warmup}, cosine decay over the last {settings.decay_fraction:.0%}), seed {settings.seed}",
+        f"(warm-up {settings.warmup}, cosine decay over the last {settings.decay_fraction:.0%}), seed {settings.seed}"
+        + (f", {settings.inner_steps} encoder refinement steps per crop in the loop" if settings.inner_steps else ""),
         f"- Config: `{json.dumps(settings.model.to_dict(), sort_keys=True)}`",
         f"- Hardware: {hardware}",
         f"- Wall time: {final.get('seconds', 0.0) / 60:.1f} min in total, over all resumed runs",
