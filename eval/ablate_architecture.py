@@ -6,7 +6,7 @@ from scratch on the same short budget.
     OMP_NUM_THREADS=1 python eval/ablate_architecture.py --steps 1500 --variants baseline,refinement \
         --refine-steps 0,10 --out eval/results/v2/ablation_training.json
 
-Every variant trains with inrcodec's own loss (inrcodec.train.image.rd_loss) for --steps steps of --batch random
+Every variant trains with inrcodec's own loss (inrcodec.train.image.latents_loss) for --steps steps of --batch random
 --crop x --crop crops of ../shared/data/train, seed 0, Adam 1e-3 with the training command's schedule. It is
 then measured on Kodak kodim01, 05, 15, 20, 23 (the 256x256 crop at top 128, left 256) at qualities 2, 4, 6, 8,
 with the analysis network's latents rounded (after --refine-steps of the encoder's refinement): PSNR of the render, and the rate as the ideal

@@ -3,11 +3,11 @@
 One step: B random crops, each with a rate code t drawn uniformly over [0, 255]; the analysis network predicts
 the latents (with inner_steps > 0, each crop's latents then take that many steps of the encoder's own
 refinement against the current decoder, added as a constant: first-order, so the decoder learns on latents like
-those it will be sent and the gradient still reaches the analysis network); the distortion is measured through straight-through rounding (what the decoder sees), the rate
-under the context model at the latents plus uniform noise (contexts from the rounded neighbours, as decoded);
-each crop's loss is log(MSE + lambda(t) bpp), so that every quality weighs alike. Checkpoints hold the
-networks, the optimiser, the data and noise generators and the wall time so far, so a resumed run continues
-the same sequence.
+those it will be sent and the gradient still reaches the analysis network); the distortion is measured through
+straight-through rounding (what the decoder sees), the rate under the context model at the latents plus
+uniform noise (contexts from the rounded neighbours, as decoded); each crop's loss is log(MSE + lambda(t) bpp),
+so that every quality weighs alike. Checkpoints hold the networks, the optimiser, the data and noise
+generators and the wall time so far, so a resumed run continues the same sequence.
 """
 
 from __future__ import annotations
@@ -57,18 +57,12 @@ def lambdas_of(rate_codes: torch.Tensor) -> torch.Tensor:
     return torch.exp(math.log(LAMBDA_MAX) + frac * (math.log(LAMBDA_MIN) - math.log(LAMBDA_MAX)))
 
 
-def rd_loss(model: CodecModel, target: torch.Tensor, rate_codes: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    """target [B, 3, H, W] in [0, 1], rate_codes [B] -> (mean log J of the analysis network's latents, metrics
-    for progress)."""
-    latents = model.analysis(target, rate_codes, model.shared.log_gains(rate_codes))
-    return latents_loss(model, latents, target, rate_codes)
-
-
 def latents_loss(
     model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_codes: torch.Tensor
 ) -> tuple[torch.Tensor, dict]:
-    """The loss of given float latents (finest first) [B, 1, h, w]: distortion through straight-through rounding,
-    rate at the latents plus uniform noise."""
+    """Float latents (finest first) [B, 1, h, w] of target [B, 3, H, W] in [0, 1] at rate_codes [B] -> (mean
+    log J, metrics for progress): distortion through straight-through rounding, rate at the latents plus
+    uniform noise."""
     height, width = target.shape[-2:]
     rounded = [y + (torch.round(y) - y).detach() for y in latents]
     params = model.shared.distribution(rounded, rate_codes)
