@@ -81,12 +81,12 @@ def equal_time_rows(report: dict, results: Path) -> list[tuple[str, str, str]]:
 
 
 SOURCES = (
-    ("ablation_context.json", context_rows),
-    ("ablation_architecture.json", lambda r: architecture_rows(r, "architecture")),
-    ("ablation_training.json", lambda r: architecture_rows(r, "training")),
-    ("ablation_training_equal_time.json", None),
-    ("ablation_refine.json", refine_rows),
-    ("ablation_modulation.json", modulation_rows),
+    ("ablation_context.json", lambda r, _: context_rows(r)),
+    ("ablation_architecture.json", lambda r, _: architecture_rows(r, "architecture")),
+    ("ablation_training.json", lambda r, _: architecture_rows(r, "training")),
+    ("ablation_training_equal_time.json", equal_time_rows),
+    ("ablation_refine.json", lambda r, _: refine_rows(r)),
+    ("ablation_modulation.json", lambda r, _: modulation_rows(r)),
 )
 
 
@@ -103,9 +103,7 @@ def main() -> None:
         if not path.is_file():
             lines.append(f"| - | not measured | - | {name} (missing) |")
             continue
-        report = json.loads(path.read_text())
-        rows = equal_time_rows(report, args.results) if rows_of is None else rows_of(report)
-        for component, variant, figure in rows:
+        for component, variant, figure in rows_of(json.loads(path.read_text()), args.results):
             lines.append(f"| {component} | {variant} | {figure} | {name} |")
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
