@@ -187,7 +187,8 @@ def measure(model: CodecModel, crops: list[torch.Tensor], steps: int) -> list[di
                 latents = model.analysis(target, code, model.shared.log_gains(code))
                 if steps:
                     with torch.enable_grad():
-                        latents = refine(model, latents, target, rate_code, QUALITY_LAMBDAS[quality], steps)
+                        latents = refine(model, latents, target, rate_code, QUALITY_LAMBDAS[quality], steps,
+                                         modulate=False).latents
                 latents = [torch.round(y) for y in latents]
                 params = model.shared.distribution(latents, code)
                 bits = sum(float(laplace_bits(q, m, s).sum()) for q, (m, s) in zip(latents, params))

@@ -51,8 +51,9 @@ def refine_rows(report: dict) -> list[tuple[str, str, str]]:
 
 
 def modulation_rows(report: dict) -> list[tuple[str, str, str]]:
-    how = f"real latent files + 16 bits per number, model {report['model']['id']} {report['model']['sha256'][:8]}"
-    return [("synthesis modulation", f"on ({report['modulation']}), {report['steps']} steps, vs off",
+    how = f"real .inr files, MODU included, {report['crop']}, model {report['model']['id']} {report['model']['sha256'][:8]}"
+    return [("synthesis modulation", f"on ({report['modulation']}), step {report.get('modulation_lr', 2e-3):g}, "
+             f"{report['steps']} refinement steps, vs off",
              percent(report["bd_rate_with_vs_without_percent"]) + f" [{how}]")]  # fmt: skip
 
 
@@ -86,7 +87,8 @@ SOURCES = (
     ("ablation_training.json", lambda r, _: architecture_rows(r, "training")),
     ("ablation_training_equal_time.json", equal_time_rows),
     ("ablation_refine.json", lambda r, _: refine_rows(r)),
-    ("ablation_modulation.json", lambda r, _: modulation_rows(r)),
+    *((f"ablation_modulation{preset}{lr}.json", lambda r, _: modulation_rows(r))
+      for preset in ("", "_fast") for lr in ("", "_lr2e-3", "_lr1e-2")),
 )
 
 

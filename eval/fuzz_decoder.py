@@ -100,17 +100,24 @@ def mutate(data: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
 def hostile_headers(seed_file: bytes) -> list[tuple[str, bytes]]:
     """Hand-made hostile files: valid CRC, values that pass the range checks, claims the bytes cannot back."""
     from inrcodec.bitstream.container import write_container
-    from inrcodec.bitstream.image_v2 import HEADER, TAG_DATA, TAG_HEAD, parse_image
+    from inrcodec.bitstream.image_v2 import HEADER, TAG_DATA, TAG_HEAD, TAG_MODU, parse_image
+    from inrcodec.decoder import model_for
 
     file = parse_image(seed_file)
     model = file.model_id.encode()
 
-    def build(payload: bytes = file.payload, model_id: bytes = model, sha: bytes = file.model_sha256, **fields):
+    def build(payload: bytes = file.payload, model_id: bytes = model, sha: bytes = file.model_sha256,
+              modu: bytes | None = None, minor: int = 1, **fields):  # fmt: skip
         values = {**file.header(), **fields, "model_id_length": len(model_id)}
         head = HEADER.pack(values) + model_id + sha
-        return write_container([(TAG_HEAD, head), (TAG_DATA, payload)], major=2)
+        sections = [(TAG_HEAD, head)] + ([] if modu is None else [(TAG_MODU, modu)]) + [(TAG_DATA, payload)]
+        return write_container(sections, major=2, minor=minor)
+
+    def modu(values: np.ndarray, count: int | None = None) -> bytes:
+        return struct.pack("<H", len(values) if count is None else count) + values.astype("<f2").tobytes()
 
     zeros_payload = b"\0\0\0\0" * 2
+    fitting = np.full(model_for(file).synthesis.modulation_size, 0.01)  # a count the model takes
     return [
         ("huge image, 8-byte stream", build(zeros_payload, width=16384, height=16384)),
         ("limit-sized image, seed stream", build(width=8192, height=4096)),
@@ -125,6 +132,13 @@ def hostile_headers(seed_file: bytes) -> list[tuple[str, bytes]]:
         ("empty stream", build(b"")),
         ("stream of 3 bytes", build(b"abc")),
         ("stream of ones", build(b"\xff" * 4096)),
+        ("MODU in a 2.0 file", build(modu=modu(fitting), minor=0)),
+        ("MODU of 1024 numbers", build(modu=modu(np.zeros(1024)))),
+        ("MODU count 0", build(modu=modu(np.zeros(0)))),
+        ("MODU of 1 byte", build(modu=b"\x01")),
+        ("MODU count past its bytes", build(modu=modu(fitting, count=len(fitting) + 1))),
+        ("MODU holding NaN", build(modu=modu(np.full(len(fitting), np.nan)))),
+        ("MODU holding infinity", build(modu=modu(np.full(len(fitting), np.inf)))),
     ]
 
 

@@ -75,7 +75,12 @@ def _preset_help() -> str:
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"inrcodec {inrcodec.__version__} (reads and writes .inr format 2.0 images and 1.2 video)")
+        from inrcodec.bitstream.image_v2 import FORMAT
+        from inrcodec.video.file import VIDEO_MINOR
+
+        image = f"{FORMAT[0]}.{FORMAT[1]}"
+        typer.echo(f"inrcodec {inrcodec.__version__} (writes .inr format {image} images and 1.{VIDEO_MINOR} video; "
+                   f"reads images 2.0-{image} and video 1.{VIDEO_MINOR})")
         raise typer.Exit()
 
 

@@ -68,6 +68,7 @@ def describe_file(data: bytes, path: Path) -> dict:
         "latent_grids": [{"level": level, "height": h, "width": w} for level, (h, w) in enumerate(shapes)],
         "latents": sum(h * w for h, w in shapes),
         "payload_bytes": len(file.payload),
+        "modulation_numbers": len(file.modulation) // 2,
     }
 
 
@@ -87,6 +88,7 @@ def print_header_tables(header: dict) -> None:
         ("model sha256", header["model_sha256"]),
         ("file bytes", header["file_bytes"]),
         ("payload bytes", header["payload_bytes"]),
+        ("modulation", f"{header['modulation_numbers']} numbers (MODU)" if header["modulation_numbers"] else "none"),
         ("bpp", f"{header['bpp']:.4f}"),
     ):  # fmt: skip
         summary.add_row(key, str(value))

@@ -13,7 +13,7 @@ from inrcodec.bitstream.container import PREAMBLE, MAGIC
 from inrcodec.bitstream.image_v2 import DEFAULT_MAX_PIXELS, ImageFile, parse_image
 from inrcodec.entropy.planes import decode_latents
 from inrcodec.errors import BitstreamError, InrCodecError
-from inrcodec.field.synthesis import render, to_uint8
+from inrcodec.field.synthesis import SynthesisWeights, render, to_uint8
 from inrcodec.model.config import level_shape
 from inrcodec.model.shared import SharedDecoder, load_shared
 from inrcodec.model.registry import find_model
@@ -66,8 +66,19 @@ def pixels_of(rgb: np.ndarray, channels: int) -> np.ndarray:
     return to_uint8(rgb)
 
 
+def synthesis_of(file: ImageFile, shared: SharedDecoder) -> SynthesisWeights:
+    """The model's synthesis with the file's modulation added (SPEC 7); BitstreamError if it does not fit."""
+    modulation = file.modulation_values()
+    if modulation is None:
+        return shared.synthesis
+    try:
+        return shared.synthesis.modulated(modulation)
+    except ValueError as exc:
+        raise BitstreamError(f"MODU section does not fit model '{file.model_id}': {exc}") from None
+
+
 def render_latents(file: ImageFile, shared: SharedDecoder, latents: list[np.ndarray]) -> np.ndarray:
-    return render(latents, shared.gains(file.rate_code), shared.synthesis, file.height, file.width)
+    return render(latents, shared.gains(file.rate_code), synthesis_of(file, shared), file.height, file.width)
 
 
 def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
@@ -80,6 +91,7 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
         )
     file = parse_image(data, max_pixels)
     shared = model_for(file)
+    synthesis_of(file, shared)  # a misfit modulation is refused before any decoding work
     try:
         latents = decode_file_latents(file, shared)
         pixels = pixels_of(render_latents(file, shared, latents), file.channels)

@@ -111,7 +111,8 @@ def test_info_json_dumps_the_header(encoded):
     result = invoke("info", inr, "--json")
     assert result.exit_code == 0, result.output
     header = json.loads(result.stdout)
-    assert header["format_version"] == "2.0"
+    assert header["format_version"] == "2.1"
+    assert header["modulation_numbers"] == 0  # a 24x16 image is refined without a modulation
     assert header["image"] == {"width": WIDTH, "height": HEIGHT, "channels": 3, "bit_depth": 8, "rate_code": 148,
                                "n_levels": 7}
     assert header["file_bytes"] == inr.stat().st_size

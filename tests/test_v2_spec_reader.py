@@ -72,8 +72,10 @@ def parse_container(data: bytes) -> dict:
     for tag in list(sections):
         if 0x61 <= tag[0] <= 0x7A:
             del sections[tag]  # ancillary
-        elif tag not in (b"HEAD", b"DATA"):
+        elif tag not in (b"HEAD", b"DATA", b"MODU"):
             raise Invalid(f"unknown critical section {tag!r}")
+    if b"MODU" in sections and minor < 1:
+        raise Invalid("MODU in a 2.0 file")
     for tag in (b"HEAD", b"DATA"):
         if tag not in sections:
             raise Invalid(f"missing {tag!r}")
@@ -108,6 +110,29 @@ def parse_head(payload: bytes) -> dict:
         "model_id": model_id,
         "model_sha256": payload[13 + n:].hex(),
     }
+
+
+def parse_modu(payload: bytes, model: dict) -> dict:
+    """Section 3.1: count u16 = 3 C + 3 + h_1, then binary16 values: dW_out [3, C], db_out [3], db_0 [h_1]."""
+    if len(payload) < 2:
+        raise Invalid("MODU too short")
+    (count,) = struct.unpack("<H", payload[:2])
+    if not 1 <= count <= 1024 or len(payload) != 2 + 2 * count:
+        raise Invalid("MODU length")
+    channels, first = model["out"][0].shape[1], model["mlp"][0][1].size
+    if count != 3 * channels + 3 + first:
+        raise Invalid("MODU count does not fit the model")
+    values = np.frombuffer(payload[2:], dtype="<f2").astype(np.float32)
+    if not np.all(np.isfinite(values)):
+        raise Invalid("MODU value not finite")
+    return {"out_weight": values[: 3 * channels].reshape(3, channels), "out_bias": values[3 * channels: 3 * channels + 3],
+            "first_bias": values[3 * channels + 3:]}
+
+
+def no_modulation(model: dict) -> dict:
+    channels, first = model["out"][0].shape[1], model["mlp"][0][1].size
+    return {"out_weight": np.zeros((3, channels), np.float32), "out_bias": np.zeros(3, np.float32),
+            "first_bias": np.zeros(first, np.float32)}
 
 
 def grid_sizes(height: int, width: int, n_levels: int) -> list[tuple[int, int]]:
@@ -343,7 +368,7 @@ def bilinear_axis(n_out: int, n_in: int, level: int):
     return i0, i1, wgt
 
 
-def render(head: dict, latents, model: dict) -> np.ndarray:
+def render(head: dict, latents, model: dict, modulation: dict) -> np.ndarray:
     height, width = head["height"], head["width"]
     t = head["rate_code"]
     f32 = np.float32
@@ -362,6 +387,8 @@ def render(head: dict, latents, model: dict) -> np.ndarray:
         features.append(gains[level] * value)
     h = np.stack(features, -1).reshape(-1, len(latents)).astype(f32)  # [pixels, L]
     for index, (w, b) in enumerate(model["mlp"]):
+        if index == 0:
+            b = (b + modulation["first_bias"]).astype(f32)
         h = h @ w.T + b
         if index < len(model["mlp"]) - 1:
             h = np.maximum(h, f32(0))
@@ -377,7 +404,9 @@ def render(head: dict, latents, model: dict) -> np.ndarray:
             conv = np.maximum(conv, f32(0))
         u = (u + conv).astype(f32)
     w_out, b_out = model["out"]
-    rgb = np.einsum("oi,ihw->hwo", w_out[:, :, 0, 0], u).astype(f32) + b_out + f32(0.5)
+    w_out = (w_out[:, :, 0, 0] + modulation["out_weight"]).astype(f32)
+    b_out = (b_out + modulation["out_bias"]).astype(f32)
+    rgb = np.einsum("oi,ihw->hwo", w_out, u).astype(f32) + b_out + f32(0.5)
     if head["channels"] == 1:
         rgb = rgb.mean(axis=-1, dtype=f32)
     v = np.clip(rgb, f32(0), f32(1)).astype(f32) * f32(255)
@@ -405,7 +434,7 @@ def test_vector_decodes_from_the_spec_alone(name, model, cdfs):
     assert len(data) == expected["bytes"]
 
     container = parse_container(data)
-    assert (container["major"], container["minor"]) == (2, 0)
+    assert (container["major"], container["minor"]) == (2, 1)
     assert container["flags"] & 1
     head = parse_head(container["sections"][b"HEAD"])
     assert (head["width"], head["height"], head["channels"], head["rate_code"]) == (
@@ -418,7 +447,10 @@ def test_vector_decodes_from_the_spec_alone(name, model, cdfs):
     assert sum(q.size for q in latents) == expected["latents"]
     assert latents_sha256(latents) == expected["latents_sha256"]
 
-    pixels = render(head, latents, model)
+    sections = container["sections"]
+    modulation = parse_modu(sections[b"MODU"], model) if b"MODU" in sections else no_modulation(model)
+    assert (b"MODU" in sections) == expected["modulated"]
+    pixels = render(head, latents, model, modulation)
     reference = np.asarray(Image.open(VECTORS / f"{name}.png"))
     assert reference.shape == pixels.shape
     diff = np.abs(pixels.astype(np.int64) - reference.astype(np.int64))

@@ -1,4 +1,4 @@
-"""Format 2.0 conformance vectors (bitstream/vectors/v2/): the reference decoder reproduces their latents
+"""Format 2.x conformance vectors (bitstream/vectors/v2/): the reference decoder reproduces their latents
 bit for bit and their images within SPEC.md section 8's tolerance.
 
 Regenerate (after a change of the format or of the vectors' model) with
@@ -60,8 +60,14 @@ def synthetic_latents(shapes):
     return latents
 
 
+def synthetic_modulation(count: int) -> bytes:
+    """A MODU section's numbers (binary16 bytes), large enough to change the image visibly."""
+    return np.random.default_rng(5).normal(0, 0.1, size=count).astype("<f2").tobytes()
+
+
 def regenerate():
     import shutil
+    from dataclasses import replace
 
     from inrcodec import api
     from inrcodec.model.registry import resolve
@@ -86,7 +92,7 @@ def regenerate():
             "file_sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
             "width": file.width, "height": file.height, "channels": file.channels, "rate_code": file.rate_code,
             "latents": int(sum(q.size for q in latents)), "latents_sha256": latents_sha256(latents),
-            "decoded_sha256": pixels_sha256(decoded),
+            "decoded_sha256": pixels_sha256(decoded), "modulated": bool(file.modulation),
         }  # fmt: skip
     from inrcodec.bitstream.image_v2 import ImageFile
     from inrcodec.entropy.planes import encode_latents
@@ -103,7 +109,19 @@ def regenerate():
         "made_by": "seeded Laplace latents (synthetic_latents) coded at rate code 255, without an encoder",
         "file_sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "width": 40, "height": 24,
         "channels": 3, "rate_code": 255, "latents": int(sum(q.size for q in coded)),
-        "latents_sha256": latents_sha256(coded), "decoded_sha256": pixels_sha256(decoded),
+        "latents_sha256": latents_sha256(coded), "decoded_sha256": pixels_sha256(decoded), "modulated": False,
+    }  # fmt: skip
+    # the gradient vector's file with a seeded MODU section (an encoder writes one only where it pays)
+    plain = parse_image((ROOT / "gradient_32x24_q2.inr").read_bytes())
+    data = replace(plain, modulation=synthetic_modulation(shared.config.modulation_size)).to_bytes()
+    (ROOT / "modulated_32x24.inr").write_bytes(data)
+    decoded = decoder.decode_image(data).pixels
+    Image.fromarray(decoded).save(ROOT / "modulated_32x24.png")
+    expected["vectors"]["modulated_32x24"] = {
+        **expected["vectors"]["gradient_32x24_q2"],
+        "made_by": "gradient_32x24_q2.inr with a MODU section of seeded numbers (synthetic_modulation)",
+        "file_sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+        "decoded_sha256": pixels_sha256(decoded), "modulated": True,
     }  # fmt: skip
     EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
 
@@ -123,7 +141,7 @@ def vector_models(monkeypatch):
 
 
 def test_every_vector_decodes_as_recorded(expected, vector_models):
-    assert set(expected["vectors"]) == set(vector_images()) | {"synthetic_40x24"}
+    assert set(expected["vectors"]) == set(vector_images()) | {"synthetic_40x24", "modulated_32x24"}
     for name, record in expected["vectors"].items():
         data = (ROOT / f"{name}.inr").read_bytes()
         assert hashlib.sha256(data).hexdigest() == record["file_sha256"], name
@@ -142,6 +160,16 @@ def test_the_vectors_exercise_what_they_claim(expected):
     assert records["grey_17x9_q5"]["channels"] == 1
     assert records["chunks_400x340_q1"]["width"] * records["chunks_400x340_q1"]["height"] // 2 > 65536
     assert records["pixel_1x1_q8"]["latents"] == 7
+    assert records["modulated_32x24"]["modulated"]
+    assert records["modulated_32x24"]["latents_sha256"] == records["gradient_32x24_q2"]["latents_sha256"]
+    assert not any(record["modulated"] for name, record in records.items() if name != "modulated_32x24")
+
+
+def test_the_modulation_changes_the_image(expected, vector_models):
+    """The modulated vector holds the gradient vector's latents, and decodes to another image: MODU is applied."""
+    modulated = np.asarray(Image.open(ROOT / "modulated_32x24.png")).astype(int)
+    plain = np.asarray(Image.open(ROOT / "gradient_32x24_q2.png")).astype(int)
+    assert np.abs(modulated - plain).mean() > 2
 
 
 def test_the_synthetic_vector_reaches_the_ends_of_the_tables(expected, vector_models):

@@ -48,20 +48,25 @@ def predict(entry: ModelEntry, target: torch.Tensor, rate_code: int) -> list[tor
 
 
 def encode_latents_to_file(
-    entry: ModelEntry, latents: list[torch.Tensor], width: int, height: int, channels: int, rate_code: int
+    entry: ModelEntry, latents: list[torch.Tensor], width: int, height: int, channels: int, rate_code: int,
+    modulation: torch.Tensor | None = None,
 ) -> bytes:
+    """Float latents (rounded here) and a modulation [M] (binary16 values) or None -> the file's bytes."""
     shared = load_shared(entry)
     integers = [torch.round(y)[0, 0].numpy().astype(np.int64) for y in latents]
     payload, _ = encode_latents(integers, shared.contexts, rate_code)
-    file = ImageFile(width, height, channels, rate_code, len(integers), entry.id, bytes.fromhex(entry.sha256), payload)
+    modulated = b"" if modulation is None else modulation.numpy().astype("<f2").tobytes()
+    file = ImageFile(width, height, channels, rate_code, len(integers), entry.id, bytes.fromhex(entry.sha256),
+                     payload, modulated)  # fmt: skip
     return file.to_bytes()
 
 
 def encode_image(
     pixels: np.ndarray, entry: ModelEntry, lam: float | None = None, rate_code: int | None = None, steps: int = 0,
-    progress: ProgressFn | None = None, proxy: str = "soft",
+    progress: ProgressFn | None = None, proxy: str = "soft", modulate: bool = True,
 ) -> EncodeResult:
-    """uint8 [H, W, 3] RGB or [H, W] grey -> a format 2 file at a rate weight lambda (or an explicit rate code)."""
+    """uint8 [H, W, 3] RGB or [H, W] grey -> a format 2 file at a rate weight lambda (or an explicit rate code);
+    modulate: let the refinement add a modulation of the synthesis where it pays."""
     started = time.perf_counter()
     height, width = pixels.shape[:2]
     if height * width > DEFAULT_MAX_PIXELS:
@@ -73,13 +78,15 @@ def encode_image(
     model = load_codec_model(entry)
     latents = predict(entry, target, rate_code)
     measured = target.mean(dim=1, keepdim=True) if grey else target
-    latents = refine(model, latents, measured, rate_code, lam, steps, grey=grey, progress=progress, proxy=proxy)
-    data = encode_latents_to_file(entry, latents, width, height, 1 if grey else 3, rate_code)
+    refined = refine(model, latents, measured, rate_code, lam, steps, grey=grey, progress=progress, proxy=proxy,
+                     modulate=modulate)  # fmt: skip
+    data = encode_latents_to_file(entry, refined.latents, width, height, 1 if grey else 3, rate_code,
+                                  refined.modulation)  # fmt: skip
     seconds = time.perf_counter() - started
     decoded = decoder.decode_image(data).pixels
     stats = {
         "bytes": len(data), "bpp": len(data) * 8 / (width * height), "psnr_rgb": psnr(pixels, decoded),
         "encode_seconds": seconds, "steps": steps, "rate_code": rate_code, "lambda": lam, "model": entry.id,
-        "width": width, "height": height, "channels": 1 if grey else 3,
+        "width": width, "height": height, "channels": 1 if grey else 3, "modulated": refined.modulation is not None,
     }  # fmt: skip
     return EncodeResult(data, stats)

@@ -1,16 +1,19 @@
-"""Refinement of the predicted latents of one image against the frozen shared decoder (latents only).
+"""Refinement of the predicted latents of one image against the frozen shared decoder, with (optionally) the
+image's modulation of the synthesis (59 numbers, coded as binary16 in the file's MODU section).
 
-Adam on the float latents, minimising MSE + lambda x bpp under the quantisation proxy. The default proxy
+Adam on the float latents (and the modulation), minimising MSE + lambda x bpp under the quantisation proxy. The default proxy
 ("soft") is noisy soft-rounding with the temperature annealed 0.3 -> 0.1 for the first SOFT_FRACTION of the
 steps, then straight-through rounding (the rate then counts the rounded latents, as coded). The variants, for
 the ablation: "noise" (uniform noise instead of soft-rounding, then straight-through) and "ste"
 (straight-through from the first step). The context model always reads the rounded latents, as the decoder
-does. Keeps the best rounded state seen in the straight-through phase.
+does. Keeps the best rounded state seen in the straight-through phase; at the end the modulation is kept only if
+it pays for its MODULATION_BITS per number.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -21,6 +24,11 @@ from inrcodec.encoder.shared_torch import laplace_bits
 
 SOFT_FRACTION = 0.8
 LEARNING_RATE = 0.05  # in quantisation steps (image-v2, a Kodak crop at qualities 1 and 5: 0.05 beat 0.2 at 60 steps)
+MODULATION_LR = 5e-3  # the modulation's step: beat 2e-3 and 1e-2 at 10 and 60 steps (eval/results/v2/ablation_modulation*)
+MODULATION_BITS = 16  # binary16 per number
+# Smaller images are refined without a modulation: on 64x64 and 128x128 Kodak crops (quality 1) its bits did not
+# pay, and latents refined beside a modulation that is then dropped are ~1.4 % worse in cost than plain ones.
+MODULATION_MIN_PIXELS = 256 * 256
 SEED = 0
 
 ProgressFn = Callable[[int, dict], None]
@@ -31,10 +39,11 @@ PROXIES = ("soft", "noise", "mixed", "ste")
 
 def rd_cost(
     model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_code: torch.Tensor, lam: float,
-    temperature: float | None, grey: bool = False, proxy: str = "soft",
+    temperature: float | None, grey: bool = False, proxy: str = "soft", modulation: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, float, float]:
     """-> (cost MSE + lam bpp, MSE, bpp) of float latents under the proxy (temperature None: straight-through).
-    target [1, 3, H, W]; grey: the distortion is measured on the mean of the three channels."""
+    target [1, 3, H, W]; grey: the distortion is measured on the mean of the three channels; modulation [M] or
+    None (its bits are not counted: they do not depend on the values)."""
     height, width = target.shape[-2:]
     rounded = [straight_through(y) for y in latents]
     if temperature is None:
@@ -47,7 +56,7 @@ def rd_cost(
         coded = rendered = [noisy_soft_round(y, temperature) for y in latents]
     params = model.shared.distribution(rounded, rate_code)
     bits = sum(laplace_bits(q, mean, log_scale).sum() for q, (mean, log_scale) in zip(coded, params))
-    recon = model.shared.render(rendered, rate_code, height, width)
+    recon = model.shared.render(rendered, rate_code, height, width, modulation)
     if grey:
         recon = recon.mean(dim=1, keepdim=True)
     mse = ((recon - target) ** 2).mean()
@@ -55,48 +64,84 @@ def rd_cost(
     return mse + lam * bpp, float(mse.detach()), float(bpp.detach())
 
 
+@dataclass
+class Refined:
+    """latents: float latents (finest first) [1, 1, h, w] (round them to code); modulation: [M] float32 holding
+    binary16 values, or None when it did not pay."""
+
+    latents: list[torch.Tensor]
+    modulation: torch.Tensor | None = None
+
+
 def refine(
     model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_code: int, lam: float, steps: int,
-    grey: bool = False, progress: ProgressFn | None = None, proxy: str = "soft",
-) -> list[torch.Tensor]:
-    """Predicted latents (finest first) [1, 1, h, w] -> refined float latents (round them to code)."""
+    grey: bool = False, progress: ProgressFn | None = None, proxy: str = "soft", modulate: bool = True,
+) -> Refined:
+    """Predicted latents (finest first) [1, 1, h, w] -> refined latents, and the modulation if `modulate`, the
+    image has MODULATION_MIN_PIXELS and it pays."""
     if proxy not in PROXIES:
         raise ValueError(f"unknown quantisation proxy {proxy!r}")
     if steps <= 0:
-        return [y.detach() for y in latents]
+        return Refined([y.detach() for y in latents])
     # The proxy's noise comes from a fixed seed (the caller's generator is left alone), so the same image gives
     # the same file for a given torch version and thread count.
     with torch.random.fork_rng():
         torch.manual_seed(SEED)
-        return _refine(model, latents, target, rate_code, lam, steps, grey, progress, proxy)
+        modulate = modulate and target.shape[-1] * target.shape[-2] >= MODULATION_MIN_PIXELS
+        return _refine(model, latents, target, rate_code, lam, steps, grey, progress, proxy, modulate)
+
+
+def as_binary16(modulation: torch.Tensor) -> torch.Tensor:
+    """[M] -> the same rounded to binary16 (as stored), as float32."""
+    return modulation.detach().half().float()
 
 
 def _refine(
     model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_code: int, lam: float, steps: int,
-    grey: bool, progress: ProgressFn | None, proxy: str,
-) -> list[torch.Tensor]:
+    grey: bool, progress: ProgressFn | None, proxy: str, modulate: bool,
+) -> Refined:
     params = [y.detach().clone().requires_grad_(True) for y in latents]
-    optimiser = torch.optim.Adam(params, lr=LEARNING_RATE)
+    groups = [{"params": params, "lr": LEARNING_RATE, "base_lr": LEARNING_RATE}]
+    modulation = None
+    if modulate:
+        modulation = torch.zeros(model.shared.config.modulation_size, requires_grad=True)
+        groups.append({"params": [modulation], "lr": MODULATION_LR, "base_lr": MODULATION_LR})
+    optimiser = torch.optim.Adam(groups)
     code = torch.tensor([float(rate_code)])
     soft_steps = 0 if proxy == "ste" else int(round(steps * SOFT_FRACTION))
+
+    pixels = target.shape[-1] * target.shape[-2]
+    modulation_bpp = 0.0 if modulation is None else MODULATION_BITS * modulation.numel() / pixels
+
+    def coded_cost(candidate: Refined) -> float:
+        """The cost of a candidate as coded: rounded latents, the binary16 modulation and its bits."""
+        with torch.no_grad():
+            cost, _, _ = rd_cost(model, candidate.latents, target, code, lam, None, grey, modulation=candidate.modulation)
+        return float(cost) + (0.0 if candidate.modulation is None else lam * modulation_bpp)
+
+    def current() -> Refined:
+        return Refined([p.detach().clone() for p in params], None if modulation is None else as_binary16(modulation))
+
     # The prediction itself is a candidate: a few steps under a proxy can end worse than where they started.
-    with torch.no_grad():
-        start_cost, _, _ = rd_cost(model, params, target, code, lam, None, grey)
-    best, best_cost = [p.detach().clone() for p in params], float(start_cost)
+    candidates = [Refined([p.detach().clone() for p in params])]
+    best_cost = math.inf
     for step in range(steps):
         for group in optimiser.param_groups:
-            group["lr"] = LEARNING_RATE * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+            group["lr"] = group["base_lr"] * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         temperature = temperature_at(step / max(1, soft_steps)) if step < soft_steps else None
-        cost, mse, bpp = rd_cost(model, params, target, code, lam, temperature, grey, proxy)
-        if temperature is None and float(cost.detach()) < best_cost:
-            best_cost, best = float(cost.detach()), [p.detach().clone() for p in params]
+        cost, mse, bpp = rd_cost(model, params, target, code, lam, temperature, grey, proxy, modulation)
+        # straight-through, the step's cost is the coded cost (up to the modulation's binary16 rounding)
+        if temperature is None and float(cost.detach()) + lam * modulation_bpp < best_cost:
+            best_cost = float(cost.detach()) + lam * modulation_bpp
+            best = current()
         optimiser.zero_grad(set_to_none=True)
         cost.backward()
         optimiser.step()
         if progress is not None:
             progress(step, {"psnr": -10 * math.log10(max(mse, 1e-10)), "bpp": bpp})
-    with torch.no_grad():
-        cost, _, _ = rd_cost(model, params, target, code, lam, None, grey)
-    if float(cost) < best_cost:
-        best = [p.detach().clone() for p in params]
-    return best
+    candidates.append(current())
+    if math.isfinite(best_cost):
+        candidates.append(best)
+    # each with its modulation and without it: the modulation stays only where it pays for its bits
+    candidates += [Refined(c.latents) for c in candidates if c.modulation is not None]
+    return min(candidates, key=coded_cost)

@@ -49,10 +49,19 @@ class Synthesis(nn.Module):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, modulation: torch.Tensor | None = None) -> torch.Tensor:
+        """features [B, L, H, W]; modulation [M] (ModelConfig.modulation_size) added to the output layer's weight
+        and bias and to the first layer's bias (SPEC 7), or None."""
+        out_weight, out_bias = self.out.weight, self.out.bias
+        first_bias = self.mlp[0].bias
+        if modulation is not None:
+            c = out_weight.shape[1]
+            out_weight = out_weight + modulation[: 3 * c].view(3, c, 1, 1)
+            out_bias = out_bias + modulation[3 * c : 3 * c + 3]
+            first_bias = first_bias + modulation[3 * c + 3 :]
         x = features.permute(0, 2, 3, 1)  # per-pixel layers as matrix products on [B, H, W, C]
         for i, layer in enumerate(self.mlp):
-            x = layer(x)
+            x = F.linear(x, layer.weight, first_bias if i == 0 else layer.bias)
             if i < len(self.mlp) - 1:
                 x = F.relu(x)
         x = x.permute(0, 3, 1, 2)
@@ -60,7 +69,7 @@ class Synthesis(nn.Module):
             # replicate padding, so borders see copies of the edge rather than zeros (the numpy path does the same)
             y = conv(F.pad(x, (1, 1, 1, 1), mode="replicate"))
             x = x + (F.relu(y) if i < len(self.res) - 1 else y)
-        return self.out(x) + 0.5
+        return F.conv2d(x, out_weight, out_bias) + 0.5
 
 
 class ContextNet(nn.Module):
@@ -149,13 +158,16 @@ class SharedModel(nn.Module):
         frac = (rate_codes / (RATE_CODES - 1)).view(-1, 1)
         return self.gain_base.view(1, -1) + self.gain_slope.view(1, -1) * frac
 
-    def render(self, latents: list[torch.Tensor], rate_codes: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """Quantised latents (finest first) [B, 1, h_l, w_l] -> RGB [B, 3, height, width]."""
+    def render(
+        self, latents: list[torch.Tensor], rate_codes: torch.Tensor, height: int, width: int,
+        modulation: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Quantised latents (finest first) [B, 1, h_l, w_l] -> RGB [B, 3, height, width]; modulation [M] or None."""
         gains = torch.exp(self.log_gains(rate_codes))
         features = torch.cat(
             [upsample(q * gains[:, l].view(-1, 1, 1, 1), l, height, width) for l, q in enumerate(latents)], dim=1
         )
-        return self.synthesis(features)
+        return self.synthesis(features, modulation)
 
     def distribution(
         self, latents: list[torch.Tensor], rate_codes: torch.Tensor

@@ -24,6 +24,22 @@ class SynthesisWeights:
     res: tuple[tuple[np.ndarray, np.ndarray], ...]
     out: tuple[np.ndarray, np.ndarray]
 
+    @property
+    def modulation_size(self) -> int:
+        return self.out[0].size + self.out[1].size + self.mlp[0][1].size
+
+    def modulated(self, modulation: np.ndarray) -> "SynthesisWeights":
+        """A file's modulation [M] float32 (SPEC 7: output weight [3, C] row-major, output bias [3], first
+        layer's bias) added to these weights."""
+        if modulation.size != self.modulation_size:
+            raise ValueError(f"a modulation of {modulation.size} numbers, the model takes {self.modulation_size}")
+        w_out, b_out = self.out
+        n_weight = w_out.size
+        out = (w_out + modulation[:n_weight].reshape(w_out.shape), b_out + modulation[n_weight : n_weight + 3])
+        (w_first, b_first), *rest = self.mlp
+        first = (w_first, b_first + modulation[n_weight + 3 :])
+        return SynthesisWeights((first, *rest), self.res, out)
+
 
 def interpolation(size: int, level: int, grid_size: int, start: int = 0, stop: int | None = None):
     """Lower index, upper index and upper weight (float32) of output pixels [start, stop) along one axis."""

@@ -73,6 +73,13 @@ class ModelConfig:
         data = asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
+    @property
+    def modulation_size(self) -> int:
+        """Numbers of a per-image modulation (SPEC 3.1): the output layer's weight [3, C] and bias [3], then the
+        first synthesis layer's bias [hidden_0]."""
+        first = self.synth_hidden[0] if self.synth_hidden else self.synth_channels
+        return 3 * self.synth_channels + 3 + first
+
     def context_inputs(self, second_pass: bool) -> int:
         """Inputs of a context network, in order: 9 coarse neighbours, the rate code, 12 same-level neighbours
         (pass B only)."""

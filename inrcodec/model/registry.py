@@ -247,8 +247,17 @@ def save_model(
     prepared = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in tensors.items()}
     data = save(prepared, metadata={"id": model_id, "config": json.dumps(config, sort_keys=True), **metadata})
     path = out_dir / WEIGHTS_NAME
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, _canonical_header(data))
     return path
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """safetensors bytes with their JSON header's keys sorted: safetensors writes the metadata in hash order,
+    which changes from run to run, so the same weights would get another sha256 each time they are saved."""
+    header_length = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8 : 8 + header_length]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)  # safetensors aligns the tensor data to 8 bytes
+    return len(header).to_bytes(8, "little") + header + data[8 + header_length :]
 
 
 def register_model(root: Path, model_id: str, weights: Path, config: dict, default: bool = False) -> None:

@@ -98,7 +98,7 @@ def refined_latents(
         moved = []
         for i, code in enumerate(rate_codes.tolist()):
             start = [y[i : i + 1].detach() for y in latents]
-            moved.append(refine(model, start, target[i : i + 1], code, rate_code_lambda(code), steps))
+            moved.append(refine(model, start, target[i : i + 1], code, rate_code_lambda(code), steps, modulate=False).latents)
     finally:
         for p in trainable:
             p.requires_grad_(True)

@@ -295,9 +295,9 @@ class _Decoder:
                 decoder = entropy.SymbolDecoder(stream)
                 symbols = self._decode_planes(decoder, level_tables, position > 0, previous)
                 decoder.finish()
-            except (ValueError, RuntimeError, OverflowError) as exc:
+            except (ValueError, RuntimeError, OverflowError):  # the coder's own text names its internals, not the file
                 frame = gop["first_frame"] + position
-                raise BitstreamError(f"entropy-coded data of frame {frame} is corrupted ({exc})") from None
+                raise BitstreamError(f"entropy-coded data of frame {frame} is corrupted") from None
             grid = symbols if grid is None else [g + s for g, s in zip(grid, symbols)]
             previous = symbols if position > 0 else None
             yield grid
