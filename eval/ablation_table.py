@@ -3,8 +3,8 @@
     python eval/ablation_table.py --results eval/results/v2 --out eval/results/v2/ablation.md
 
 Reads ablation_context.json (eval/ablate_context.py), ablation_architecture.json and ablation_training.json
-(eval/ablate_architecture.py), ablation_refine.json (eval/ablate_refine.py) and ablation_modulation.json
-(eval/ablate_modulation.py), whichever exist, and writes each variant's rate change against its reference with
+(eval/ablate_architecture.py), ablation_refine.json (eval/ablate_refine.py), ablation_refine_lr.json (eval/ablate_refine_lr.py) and
+ablation_modulation*.json (eval/ablate_modulation.py), whichever exist, and writes each variant's rate change against its reference with
 how it was measured. Negative = fewer bits at equal PSNR.
 """
 
@@ -50,6 +50,13 @@ def refine_rows(report: dict) -> list[tuple[str, str, str]]:
             for name, v in report["variants"].items()]  # fmt: skip
 
 
+def refine_step_rows(report: dict) -> list[tuple[str, str, str]]:
+    how = f"real files, model {report['model']['id']} {report['model']['sha256'][:8]}"
+    return [("encoder refinement step", f"{steps} steps, Adam step {rate} (the encoder's rule: {run['rule']:.4g})",
+             percent(result["bd_rate_vs_rule_percent"]) + f" [{how}]")
+            for steps, run in report["steps"].items() for rate, result in run["learning_rates"].items()]  # fmt: skip
+
+
 def modulation_rows(report: dict) -> list[tuple[str, str, str]]:
     how = f"real .inr files, MODU included, {report['crop']}, model {report['model']['id']} {report['model']['sha256'][:8]}"
     return [("synthesis modulation", f"on ({report['modulation']}), step {report.get('modulation_lr', 2e-3):g}, "
@@ -87,6 +94,7 @@ SOURCES = (
     ("ablation_training.json", lambda r, _: architecture_rows(r, "training")),
     ("ablation_training_equal_time.json", equal_time_rows),
     ("ablation_refine.json", lambda r, _: refine_rows(r)),
+    ("ablation_refine_lr.json", lambda r, _: refine_step_rows(r)),
     *((f"ablation_modulation{preset}{lr}.json", lambda r, _: modulation_rows(r))
       for preset in ("", "_fast") for lr in ("", "_lr2e-3", "_lr1e-2")),
 )

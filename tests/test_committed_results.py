@@ -2,7 +2,7 @@
 reproducible (a JPEG row and, on a machine like the one that measured them, an inrcodec row re-measured here
 give the same bytes and PSNR).
 
-- eval/results/kodak-v2-subset/: the v2 codec with the shipped default model, five images.
+- eval/results/kodak-v2/: the v2 codec with the shipped default model, all 24 images.
 - eval/results/v1/kodak/: inrcodec 0.1 (the v1 image codec, whose code is gone: its rows are history), all 24
   images; only its baselines can still be re-measured.
 """
@@ -20,11 +20,12 @@ from inrcodec.hardware import cpu_name
 from inrcodec.metrics import psnr_from_mse
 
 RESULTS = Path(__file__).resolve().parents[1] / "eval" / "results"
-V2, V1 = RESULTS / "kodak-v2-subset", RESULTS / "v1" / "kodak"
+V2, V1 = RESULTS / "kodak-v2", RESULTS / "v1" / "kodak"
 SHARED_KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
-IMAGES = {V2: ["kodim01", "kodim05", "kodim15", "kodim20", "kodim23"], V1: [f"kodim{i:02d}" for i in range(1, 25)]}
+KODAK = [f"kodim{i:02d}" for i in range(1, 25)]
+IMAGES = {V2: KODAK, V1: KODAK}
 CODECS = ["inrcodec-fast", "inrcodec-medium", "jpeg", "webp", "avif", "jpeg2000"]
-ANCHORS = {V2: (), V1: ("coinpp", "coin")}
+ANCHORS = {V2: ("coinpp", "coin"), V1: ("coinpp", "coin")}
 
 
 def load(folder: Path, name: str) -> tuple[dict, list[dict]]:

@@ -188,3 +188,15 @@ def test_a_model_that_is_not_v2_is_refused_for_images(v2_model, monkeypatch):
     monkeypatch.setattr(models, "resolve", lambda model_id=None: video_like)
     with pytest.raises(InrCodecError, match="base-v1.*v2"):
         api.encode_image(sample_image(), model="base-v1")
+
+
+def test_the_refinement_step_shrinks_for_short_runs(v2_model):
+    from inrcodec.encoder.image import encode_image
+    from inrcodec.encoder.refine import LEARNING_RATE, learning_rate_for
+
+    assert learning_rate_for(60) == learning_rate_for(300) == LEARNING_RATE
+    assert learning_rate_for(10) == pytest.approx(LEARNING_RATE * (10 / 60) ** 0.5)
+    pixels = sample_image(seed=3)
+    rule = encode_image(pixels, v2_model, lam=0.01, steps=3).data
+    assert encode_image(pixels, v2_model, lam=0.01, steps=3, learning_rate=learning_rate_for(3)).data == rule
+    assert encode_image(pixels, v2_model, lam=0.01, steps=3, learning_rate=0.5).data != rule

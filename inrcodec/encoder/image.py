@@ -63,10 +63,11 @@ def encode_latents_to_file(
 
 def encode_image(
     pixels: np.ndarray, entry: ModelEntry, lam: float | None = None, rate_code: int | None = None, steps: int = 0,
-    progress: ProgressFn | None = None, proxy: str = "soft", modulate: bool = True,
+    progress: ProgressFn | None = None, proxy: str = "soft", modulate: bool = True, learning_rate: float | None = None,
 ) -> EncodeResult:
     """uint8 [H, W, 3] RGB or [H, W] grey -> a format 2 file at a rate weight lambda (or an explicit rate code);
-    modulate: let the refinement add a modulation of the synthesis where it pays."""
+    modulate: let the refinement add a modulation of the synthesis where it pays; learning_rate: the refinement's
+    step for the latents (None: the encoder's rule, inrcodec.encoder.refine.learning_rate_for)."""
     started = time.perf_counter()
     height, width = pixels.shape[:2]
     if height * width > DEFAULT_MAX_PIXELS:
@@ -79,7 +80,7 @@ def encode_image(
     latents = predict(entry, target, rate_code)
     measured = target.mean(dim=1, keepdim=True) if grey else target
     refined = refine(model, latents, measured, rate_code, lam, steps, grey=grey, progress=progress, proxy=proxy,
-                     modulate=modulate)  # fmt: skip
+                     modulate=modulate, learning_rate=learning_rate)  # fmt: skip
     data = encode_latents_to_file(entry, refined.latents, width, height, 1 if grey else 3, rate_code,
                                   refined.modulation)  # fmt: skip
     seconds = time.perf_counter() - started
