@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ablate_refine import IMAGES, QUALITIES, crops
 
-IMAGES = ("kodim01", "kodim05", "kodim15", "kodim20", "kodim23")
-QUALITIES = (2, 4, 6, 8)
 SWEEP = {10: (0.01, 0.02, 0.03, 0.05), 60: (0.03, 0.05, 0.08)}
 
 
@@ -28,7 +27,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     import torch
-    from PIL import Image
 
     from inrcodec import hardware
     from inrcodec.api import resolve_model
@@ -38,7 +36,7 @@ def main() -> None:
     from inrcodec.presets import QUALITY_LAMBDAS
 
     entry = resolve_model(None)
-    images = [np.array(Image.open(args.kodak / f"{n}.png").convert("RGB"))[128:384, 256:512] for n in IMAGES]
+    images = crops(args.kodak)
     runs = {}
     for steps, rates in SWEEP.items():
         rule = learning_rate_for(steps)

@@ -83,10 +83,11 @@ def test_the_modulation_is_written_exactly_when_the_encoder_keeps_it(v2_model):
     assert kept[1], "at the highest quality the modulation's bits cost almost nothing and it is kept"
 
 
-def hand_built(file, modu: bytes | None, minor: int = 1) -> bytes:
+def hand_built(file, modus: list[bytes], minor: int = 1) -> bytes:
+    """The file's HEAD and DATA around the MODU payloads given (each its own section)."""
     model = file.model_id.encode()
     head = HEADER.pack({**file.header(), "model_id_length": len(model)}) + model + file.model_sha256
-    sections = [(TAG_HEAD, head)] + ([] if modu is None else [(TAG_MODU, modu)]) + [(TAG_DATA, file.payload)]
+    sections = [(TAG_HEAD, head)] + [(TAG_MODU, modu) for modu in modus] + [(TAG_DATA, file.payload)]
     return write_container(sections, major=2, minor=minor)
 
 
@@ -106,16 +107,12 @@ def test_hostile_modulation_sections_are_refused(v2_model, make, message):
     file = parse_image(api.encode_image(sample_image(12, 16), steps=0).data)
     modu, minor = make(load_shared(v2_model).config.modulation_size)
     with pytest.raises(BitstreamError, match=message):
-        decoder.decode_image(hand_built(file, modu, minor))
+        decoder.decode_image(hand_built(file, [modu], minor))
 
 
 def test_a_duplicate_modulation_section_is_refused(v2_model):
     file = parse_image(api.encode_image(sample_image(12, 16), steps=0).data)
-    modu = np.uint16(load_shared(v2_model).config.modulation_size).tobytes()
-    modu += modulation_bytes(load_shared(v2_model).config.modulation_size)
-    model = file.model_id.encode()
-    head = HEADER.pack({**file.header(), "model_id_length": len(model)}) + model + file.model_sha256
-    data = write_container([(TAG_HEAD, head), (TAG_MODU, modu), (TAG_MODU, modu), (TAG_DATA, file.payload)],
-                           major=2, minor=1)  # fmt: skip
+    count = load_shared(v2_model).config.modulation_size
+    modu = np.uint16(count).tobytes() + modulation_bytes(count)
     with pytest.raises(BitstreamError, match="twice"):
-        decoder.decode_image(data)
+        decoder.decode_image(hand_built(file, [modu, modu]))

@@ -1,13 +1,13 @@
 """Refinement of the predicted latents of one image against the frozen shared decoder, with (optionally) the
 image's modulation of the synthesis (59 numbers, coded as binary16 in the file's MODU section).
 
-Adam on the float latents (and the modulation), minimising MSE + lambda x bpp under the quantisation proxy. The default proxy
-("soft") is noisy soft-rounding with the temperature annealed 0.3 -> 0.1 for the first SOFT_FRACTION of the
-steps, then straight-through rounding (the rate then counts the rounded latents, as coded). The variants, for
-the ablation: "noise" (uniform noise instead of soft-rounding, then straight-through) and "ste"
-(straight-through from the first step). The context model always reads the rounded latents, as the decoder
-does. Keeps the best rounded state seen in the straight-through phase; at the end the modulation is kept only if
-it pays for its MODULATION_BITS per number.
+Adam on the float latents (and the modulation), minimising MSE + lambda x bpp under the quantisation proxy. The
+default proxy ("soft") is noisy soft-rounding with the temperature annealed 0.3 -> 0.1 for the first
+SOFT_FRACTION of the steps, then straight-through rounding (the rate then counts the rounded latents, as coded).
+The variants, for the ablation: "noise" (uniform noise instead of soft-rounding, then straight-through) and "ste"
+(straight-through from the first step). The context model always reads the rounded latents, as the decoder does.
+Keeps the best rounded state seen in the straight-through phase; at the end the modulation is kept only if it
+pays for its MODULATION_BITS per number.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from inrcodec.encoder.shared_torch import laplace_bits
 SOFT_FRACTION = 0.8
 LEARNING_RATE = 0.05  # in quantisation steps, from REFERENCE_STEPS on (shorter runs: learning_rate_for)
 REFERENCE_STEPS = 60
-MODULATION_LR = 5e-3  # the modulation's step: beat 2e-3 and 1e-2 at 10 and 60 steps (eval/results/v2/ablation_modulation*)
+# the modulation's step: beat 2e-3 and 1e-2 at 10 and 60 steps (eval/results/v2/ablation_modulation*.json)
+MODULATION_LR = 5e-3
 MODULATION_BITS = 16  # binary16 per number
 # Smaller images are refined without a modulation: on 64x64 and 128x128 Kodak crops (quality 1) its bits did not
 # pay, and latents refined beside a modulation that is then dropped are ~1.4 % worse in cost than plain ones.
@@ -85,12 +86,12 @@ def refine(
         raise ValueError(f"unknown quantisation proxy {proxy!r}")
     if steps <= 0:
         return Refined([y.detach() for y in latents])
+    modulate = modulate and target.shape[-1] * target.shape[-2] >= MODULATION_MIN_PIXELS
+    step_size = learning_rate_for(steps) if learning_rate is None else learning_rate
     # The proxy's noise comes from a fixed seed (the caller's generator is left alone), so the same image gives
     # the same file for a given torch version and thread count.
     with torch.random.fork_rng():
         torch.manual_seed(SEED)
-        modulate = modulate and target.shape[-1] * target.shape[-2] >= MODULATION_MIN_PIXELS
-        step_size = learning_rate_for(steps) if learning_rate is None else learning_rate
         return _refine(model, latents, target, rate_code, lam, steps, grey, progress, proxy, modulate, step_size)
 
 
@@ -126,7 +127,8 @@ def _refine(
     def coded_cost(candidate: Refined) -> float:
         """The cost of a candidate as coded: rounded latents, the binary16 modulation and its bits."""
         with torch.no_grad():
-            cost, _, _ = rd_cost(model, candidate.latents, target, code, lam, None, grey, modulation=candidate.modulation)
+            cost, _, _ = rd_cost(model, candidate.latents, target, code, lam, None, grey,
+                                 modulation=candidate.modulation)  # fmt: skip
         return float(cost) + (0.0 if candidate.modulation is None else lam * modulation_bpp)
 
     def current() -> Refined:

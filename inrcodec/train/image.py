@@ -98,7 +98,8 @@ def refined_latents(
         moved = []
         for i, code in enumerate(rate_codes.tolist()):
             start = [y[i : i + 1].detach() for y in latents]
-            moved.append(refine(model, start, target[i : i + 1], code, rate_code_lambda(code), steps, modulate=False).latents)
+            refined = refine(model, start, target[i : i + 1], code, rate_code_lambda(code), steps, modulate=False)
+            moved.append(refined.latents)
     finally:
         for p in trainable:
             p.requires_grad_(True)
