@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from contextlib import contextmanager
 from enum import Enum
@@ -27,6 +26,7 @@ from inrcodec.video.cli import (
 )
 from inrcodec.cli_tables import describe_file, print_header_tables, print_models_table, print_video_header
 from inrcodec.errors import InrCodecError
+from inrcodec.runtime import tune_process
 from inrcodec.presets import DEFAULT_GOP, DEFAULT_MODEL, DEFAULT_PRESET, DEFAULT_QUALITY, IMAGE_PRESET_STEPS, QUALITY_LAMBDAS
 from inrcodec.media import (
     atomic_write_bytes,
@@ -711,8 +711,5 @@ def finite_or_none(value):
 
 
 def main() -> None:
-    # Before torch is imported: OpenMP threads that spin while they wait make an encode 2x slower when other
-    # processes compete for the cores (measured: 20.7 s active, 10.8 s passive for one encode beside a training
-    # run on two cores; README "Speed"). A user's own setting wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    tune_process()  # before torch is imported (README "Speed")
     app(prog_name="inrcodec")

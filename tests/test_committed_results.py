@@ -101,4 +101,7 @@ def test_a_committed_v2_row_is_reproduced():
         row = rdcurve.measure(rdcodecs.inrcodec_codec("fast", "default"), "kodim20", pixels, 1)
     finally:
         torch.set_num_threads(threads)
-    assert (row["sha256"], row["psnr_rgb"]) == (committed["sha256"], committed["psnr_rgb"])
+    assert row["sha256"] == committed["sha256"]
+    # the bytes are exact; rendering is float (SPEC 8 allows +-1 in 0.1 % of samples), and numpy's BLAS build
+    # changes its summation order (one more numpy release moved this PSNR by 1e-6 dB)
+    assert row["psnr_rgb"] == pytest.approx(committed["psnr_rgb"], abs=0.01)

@@ -40,8 +40,8 @@ def random_mlp(rng, widths, scale=0.3):
 def test_float64_path_equals_int64_definition_even_at_the_extremes():
     rng = np.random.default_rng(0)
     mlp = random_mlp(rng, (22, 16, 16, 2), scale=2.0)
-    x = rng.integers(-255, 256, size=(5000, 22)) * 256
-    x[:10] = 255 * 256  # saturated inputs push activations to the clamp
+    x = rng.integers(-255, 256, size=(22, 5000)) * 256
+    x[:, :10] = 255 * 256  # saturated inputs push activations to the clamp
     out = mlp(x.astype(np.float64))
     np.testing.assert_array_equal(out.astype(np.int64), mlp.mlp_int64(x))
     assert np.abs(out).max() < 2**53
@@ -52,7 +52,7 @@ def test_hidden_activations_are_clamped():
     big = [(np.full((16, 22), 7.99, np.float32), zeros(16)), (np.full((16, 16), 7.99, np.float32), zeros(16)),
            (np.ones((2, 16), np.float32), zeros(2))]
     mlp = IntegerMlp.from_float(big, "big")
-    x = np.full((1, 22), 255 * 256, dtype=np.float64)
+    x = np.full((22, 1), 255 * 256, dtype=np.float64)
     w = round(7.99 * 4096)
     first = (22 * w * 255 * 256) >> 12
     assert (16 * w * first) >> 12 > ACTIVATION_LIMIT  # the second layer saturates
@@ -65,7 +65,7 @@ def test_out_of_range_weights_are_refused():
 
 
 def test_table_choice_rounds_mean_and_scale():
-    params = np.array([[0, -768], [128, 0], [-129, 10_000], [300, -10_000]], dtype=np.float64)
+    params = np.array([[0, -768], [128, 0], [-129, 10_000], [300, -10_000]], dtype=np.float64).T
     means, table = table_choice(params)
     assert means.tolist() == [0, 1, -1, 1]
     scales, fractions = table // tables.N_FRACTIONS, table % tables.N_FRACTIONS
@@ -85,7 +85,7 @@ def test_contexts_equal_the_torch_model():
     for second, inputs in zip((False, True), theirs):
         rows, cols = pass_positions(9, 13, second)
         ours = context_matrix(padded_grid(coarse, 1), padded_grid(fine, 2) if second else None, rows, cols, 200)
-        np.testing.assert_array_equal(ours / 256, inputs[0].numpy())  # t / 64 at 2^-8 is 4 t
+        np.testing.assert_array_equal(ours.T / 256, inputs[0].numpy())  # t / 64 at 2^-8 is 4 t
     coarsest = context_inputs(t(coarse), None, torch.tensor([0.0]))
     assert (coarsest[0][..., :9] == 0).all() and (coarsest[1][..., :9] == 0).all()
 
