@@ -136,11 +136,12 @@ class InrCodec(Codec):
 
         import inrcodec
 
-        from .api import resolve_model
+        from .api import preset_steps, resolve_model
 
         entry = resolve_model(self.model)
         return {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__,
-                "preset": self.preset, "steps": self.steps, "model": {"id": entry.id, "sha256": entry.sha256}}
+                "preset": self.preset, "steps": self.steps, "refinement_steps": preset_steps(self.preset, self.steps),
+                "model": {"id": entry.id, "sha256": entry.sha256}}
 
 
 def inrcodec_codec(preset: str, model: str = "default", steps: int | None = None) -> InrCodec:

@@ -196,7 +196,7 @@ def test_encode_help_documents_quality_and_presets():
     assert result.exit_code == 0
     text = " ".join(re.sub("[│╭╮╰╯─]", " ", result.stdout).split())  # rich boxes wrap the help in borders
     assert "lambda" in text and "0.00125" in text
-    assert "medium: 60" in text and "fast: 10" in text and "README" in text
+    assert "medium: 90" in text and "fast: 16" in text and "README" in text
 
 
 def test_odd_sized_image_encodes(tmp_path):
