@@ -1,10 +1,13 @@
 """Ablation of the v2 architecture: features per level, synthesis width, 3x3 convolutions on/off, analysis
-network against the v1-style pyramid predictor, the encoder's refinement in the training loop; each trained
-from scratch on the same short budget.
+network against the v1-style pyramid predictor, the encoder's refinement in the training loop, one model per
+quality against the one model conditioned on the rate code; each trained from scratch on the same short budget
+(per quality: that budget for each of the four models).
 
     OMP_NUM_THREADS=1 python eval/ablate_architecture.py --steps 1500 --out eval/results/v2/ablation_architecture.json
     OMP_NUM_THREADS=1 python eval/ablate_architecture.py --steps 1500 --variants baseline,refinement \
         --refine-steps 0,10 --out eval/results/v2/ablation_training.json
+    OMP_NUM_THREADS=1 python eval/ablate_architecture.py --steps 1500 --variants perquality \
+        --out eval/results/v2/ablation_per_quality.json
 
 Every variant trains with inrcodec's own loss (inrcodec.train.image.latents_loss) for --steps steps of --batch random
 --crop x --crop crops of ../shared/data/train, seed 0, Adam 1e-3 with the training command's schedule. It is
@@ -137,11 +140,16 @@ VARIANTS = {
     "no 3x3 convolutions": {"config": {"synth_resblocks": 0}},
     "pyramid predictor (v1 kind) instead of the analysis CNN": {"analysis": "pyramid"},
     "refinement in the training loop (2 encoder steps per crop, first-order)": {"inner_steps": 2},
+    "one model per quality (4 models, each trained only at its quality's rate code)": {"per_quality": True},
 }
-SHORT_NAMES = dict(zip(("baseline", "features", "narrow", "wide", "noconv", "pyramid", "refinement"), VARIANTS))
+SHORT_NAMES = dict(zip(("baseline", "features", "narrow", "wide", "noconv", "pyramid", "refinement", "perquality"),
+                       VARIANTS))  # fmt: skip
 
 
-def train_variant(variant: dict, images: list[np.ndarray], steps: int, batch: int, crop: int) -> tuple[CodecModel, float]:
+def train_variant(
+    variant: dict, images: list[np.ndarray], steps: int, batch: int, crop: int, rate_code: int | None = None
+) -> tuple[CodecModel, float]:
+    """rate_code: train at this rate code only (one model per quality); None: rate codes uniform over 0..255."""
     from inrcodec.train.data import random_crops
     from inrcodec.train.image import TrainSettings, latents_loss, learning_rate, refined_latents
 
@@ -155,7 +163,10 @@ def train_variant(variant: dict, images: list[np.ndarray], steps: int, batch: in
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(settings, step)
         target = torch.from_numpy(random_crops(images, rng, batch, crop)).permute(0, 3, 1, 2).float() / 255.0
-        rate_codes = torch.from_numpy(rng.uniform(0, RATE_CODES - 1, size=batch)).float()
+        if rate_code is None:
+            rate_codes = torch.from_numpy(rng.uniform(0, RATE_CODES - 1, size=batch)).float()
+        else:
+            rate_codes = torch.full((batch,), float(rate_code))
         latents = model.analysis(target, rate_codes, model.shared.log_gains(rate_codes))
         if variant.get("inner_steps"):
             latents = refined_latents(model, latents, target, rate_codes, variant["inner_steps"])
@@ -169,7 +180,7 @@ def train_variant(variant: dict, images: list[np.ndarray], steps: int, batch: in
     return model.eval(), time.perf_counter() - began
 
 
-def measure(model: CodecModel, crops: list[torch.Tensor], steps: int) -> list[dict]:
+def measure(model: CodecModel, crops: list[torch.Tensor], steps: int, qualities=QUALITIES) -> list[dict]:
     """-> per quality: mean ideal bpp and mean PSNR over the crops (analysis latents after `steps` steps of
     the encoder's refinement, rounded)."""
     from inrcodec.encoder.refine import refine
@@ -177,7 +188,7 @@ def measure(model: CodecModel, crops: list[torch.Tensor], steps: int) -> list[di
     from inrcodec.presets import QUALITY_LAMBDAS
 
     points = []
-    for quality in QUALITIES:
+    for quality in qualities:
         rate_code = lambda_rate_code(QUALITY_LAMBDAS[quality])
         code = torch.tensor([float(rate_code)])
         bpps, psnrs = [], []
@@ -255,6 +266,22 @@ def summarise(report: dict, out: Path) -> None:
     print("\n".join(lines))
 
 
+def train_per_quality(variant, images, args, crops, refine_steps) -> tuple[float, int, dict]:
+    """One model per quality, each trained for args.steps at that quality's rate code and measured there ->
+    (training seconds of all, shared parameters of all, {refinement steps: points})."""
+    from inrcodec.presets import QUALITY_LAMBDAS
+
+    seconds, parameters, curves = 0.0, 0, {steps: [] for steps in refine_steps}
+    for quality in QUALITIES:
+        code = lambda_rate_code(QUALITY_LAMBDAS[quality])
+        model, spent = train_variant(variant, images, args.steps, args.batch, args.crop, rate_code=code)
+        seconds += spent
+        parameters += sum(p.numel() for p in model.shared.parameters())
+        for steps in refine_steps:
+            curves[steps] += measure(model, crops, steps, qualities=(quality,))
+    return seconds, parameters, curves
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/train")
@@ -283,9 +310,12 @@ def main() -> None:
              .permute(2, 0, 1)[None].float() / 255.0 for n in IMAGES]  # fmt: skip
     results = {}
     for name, variant in chosen.items():
-        model, seconds = train_variant(variant, images, args.steps, args.batch, args.crop)
-        parameters = sum(p.numel() for p in model.shared.parameters())
-        curves = {steps: measure(model, crops, steps) for steps in refine_steps}
+        if variant.get("per_quality"):
+            seconds, parameters, curves = train_per_quality(variant, images, args, crops, refine_steps)
+        else:
+            model, seconds = train_variant(variant, images, args.steps, args.batch, args.crop)
+            parameters = sum(p.numel() for p in model.shared.parameters())
+            curves = {steps: measure(model, crops, steps) for steps in refine_steps}
         results[name] = {"variant": {k: (dict(v) if isinstance(v, dict) else v) for k, v in variant.items()},
                          "train_seconds": seconds, "shared_parameters": parameters, "points": curves[refine_steps[0]]}  # fmt: skip
         if len(refine_steps) > 1:

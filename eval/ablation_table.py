@@ -2,8 +2,8 @@
 
     python eval/ablation_table.py --results eval/results/v2 --out eval/results/v2/ablation.md
 
-Reads ablation_context.json (eval/ablate_context.py), ablation_architecture.json and ablation_training.json
-(eval/ablate_architecture.py), ablation_refine.json (eval/ablate_refine.py), ablation_refine_lr.json (eval/ablate_refine_lr.py) and
+Reads ablation_context.json (eval/ablate_context.py), ablation_architecture.json, ablation_training.json and
+ablation_per_quality.json (eval/ablate_architecture.py), ablation_refine.json (eval/ablate_refine.py), ablation_refine_lr.json (eval/ablate_refine_lr.py) and
 ablation_modulation*.json (eval/ablate_modulation.py), whichever exist, and writes each variant's rate change against its reference with
 how it was measured. Negative = fewer bits at equal PSNR.
 """
@@ -93,6 +93,7 @@ SOURCES = (
     ("ablation_architecture.json", lambda r, _: architecture_rows(r, "architecture")),
     ("ablation_training.json", lambda r, _: architecture_rows(r, "training")),
     ("ablation_training_equal_time.json", equal_time_rows),
+    ("ablation_per_quality.json", lambda r, _: architecture_rows(r, "training")),
     ("ablation_refine.json", lambda r, _: refine_rows(r)),
     ("ablation_refine_lr.json", lambda r, _: refine_step_rows(r)),
     *((f"ablation_modulation{preset}{lr}.json", lambda r, _: modulation_rows(r))

@@ -5,7 +5,8 @@ entropy decoding and rendering separately.
         --out eval/results/v2/decode_time.json
 
 Each image is encoded once with the fast preset (the default model); each file is decoded by the CLI three
-times in a fresh process (the median is recorded) and three times in-process.
+times in a fresh process (the median is recorded) and three times in-process. The CLI is the `inrcodec` script
+installed beside this Python (recorded as "cli").
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from pathlib import Path
 import numpy as np
 
 
+def installed_command() -> str:
+    """The `inrcodec` script that pip installed beside this Python (what a user of this environment runs), not a
+    version manager's shim found first on PATH (pyenv's adds a shell start-up to every command)."""
+    beside = Path(sys.executable).parent / "inrcodec"
+    return str(beside) if beside.exists() else "inrcodec"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kodak", type=Path, default=Path(__file__).resolve().parent.parent.parent / "shared/data/kodak")
@@ -35,6 +43,7 @@ def main() -> None:
     from inrcodec.bitstream.image_v2 import parse_image
 
     entry = api.resolve_model(None)
+    command = installed_command()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name in args.images.split(","):
@@ -46,7 +55,7 @@ def main() -> None:
                 walls = []
                 for _ in range(3):
                     started = time.perf_counter()
-                    subprocess.run(["inrcodec", "decode", str(path), "-o", str(out), "--force"], check=True,
+                    subprocess.run([command, "decode", str(path), "-o", str(out), "--force"], check=True,
                                    capture_output=True)  # fmt: skip
                     walls.append(time.perf_counter() - started)
                 entropy, render = [], []
@@ -68,7 +77,7 @@ def main() -> None:
     summary = {key: {"mean": float(np.mean([r[key] for r in rows])), "max": float(np.max([r[key] for r in rows]))}
                for key in ("cli_wall_seconds", "entropy_decode_seconds", "render_seconds")}  # fmt: skip
     report = {"model": {"id": entry.id, "sha256": entry.sha256}, "rows": rows, "summary": summary,
-              "hardware": hardware.describe(), "command": " ".join(["python", *sys.argv]),
+              "hardware": hardware.describe(), "cli": command, "command": " ".join(["python", *sys.argv]),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
