@@ -711,5 +711,5 @@ def finite_or_none(value):
 
 
 def main() -> None:
-    tune_process()  # before torch is imported (README "Speed")
+    tune_process()  # before torch is imported (README "Usage")
     app(prog_name="inrcodec")

@@ -4,7 +4,7 @@
 QUALITY_LAMBDAS = {1: 2.0e-2, 2: 1.0e-2, 3: 5.0e-3, 4: 2.5e-3, 5: 1.25e-3, 6: 6.0e-4, 7: 3.0e-4, 8: 1.5e-4}
 # Refinement steps of the v2 image encoder after the analysis network's prediction (latents and modulation):
 # as many as fit the time budgets (fast <= 10 s, medium <= 40 s per Kodak image on a 2-core CPU) with
-# a margin; one step at 768x512 takes 0.32-0.37 s on two threads (eval/results/v2/refine_step.json).
+# a margin; one step at 768x512 takes 0.24-0.31 s on two threads (eval/results/v2/refine_step.json).
 IMAGE_PRESET_STEPS = {"fast": 16, "medium": 90, "slow": 300}
 DEFAULT_PRESET = "medium"
 DEFAULT_QUALITY = 5

@@ -27,9 +27,9 @@ def keep_large_allocations_on_the_heap() -> bool:
     """Let glibc serve allocations up to HEAP_LIMIT from its heap and keep up to HEAP_LIMIT of freed memory.
 
     By default every block over 32 MiB is mapped on allocation and unmapped on free, so each full-resolution
-    activation of an encode (768x512x32 float32 = 48 MiB) pays about 12,000 page faults, several times the cost
-    of the arithmetic on it (eval/results/v2/refine_step.json). -> whether the setting was made (False off
-    glibc, or when the user set malloc's own variables)."""
+    activation of an encode (768x512x32 float32 = 48 MiB) gets fresh zeroed pages from the kernel: a ReLU on one
+    took 22 ms instead of 4 (eval/results/v2/refine_step.json has the encode times). -> whether the setting was
+    made (False off glibc, or when the user set malloc's own variables)."""
     if not sys.platform.startswith("linux") or any(name in os.environ for name in _MALLOC_SETTINGS):
         return False
     try:

@@ -59,8 +59,8 @@ class IntegerMlp:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x [in, N] integer-valued float64 at 2^-8 -> [2, N] integer-valued float64 at 2^-8 (mean, log-scale).
 
-        Feature-major on purpose: W [out, in] @ x [in, N] is several times faster in BLAS than x.T @ W.T for
-        these narrow layers."""
+        Feature-major on purpose: W [out, in] @ x [in, N] is faster in BLAS than x.T @ W.T for these narrow
+        layers (22 -> 16 on 196,608 latents, one thread: 7.3 against 9.0 ms)."""
         layers = self._float_layers
         for i, (w, b) in enumerate(layers):
             x = w @ x
