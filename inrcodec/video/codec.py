@@ -37,6 +37,7 @@ from inrcodec.video.file import MAX_FRAMES, VideoFile
 from inrcodec.video.io import open_video
 from inrcodec.video.v1 import context
 from inrcodec.video.v1 import groups as entropy
+from inrcodec.encoder.refine import deterministic_kernels
 from inrcodec.video.v1.context import N_CONTEXTS
 from inrcodec.video.v1.fewstep import Images, Reference, RefineSchedule, level_steps, meta_sgd, predict, refine
 from inrcodec.video.v1.header import MAX_SYMBOL, quant_step
@@ -47,7 +48,6 @@ from inrcodec.video.v1.model import (
     LoadedModel,
     analyse,
     check_config_matches,
-    deterministic_kernels,
     load_model,
     load_model_for_file,
     render_in_bands,

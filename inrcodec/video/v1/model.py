@@ -8,9 +8,7 @@ YCbCr pyramid); the decoder renders a frame's dequantised grid in bands, to boun
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -63,17 +61,6 @@ def load_model_for_file(model_id: str, sha256: bytes) -> LoadedModel:
     """The model a file names; a one-line error if it is not installed or has another sha256."""
     entry = models.find_model(model_id, sha256)
     return _load(entry)
-
-
-@contextmanager
-def deterministic_kernels() -> Iterator[None]:
-    """torch.use_deterministic_algorithms(True) for the duration; the previous setting is restored."""
-    previous = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous)
 
 
 def check_image_array(rgb: np.ndarray) -> None:
