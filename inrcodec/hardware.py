@@ -18,6 +18,19 @@ def cpu_name() -> str:
     return platform.processor()
 
 
+def results_machine() -> dict:
+    """The machine facts a results file records: the CPU line, and torch's CPU kernel level ("AVX2", "AVX512").
+
+    The kernel level matters: the same torch build rounds differently on AVX2 and AVX-512, so an encode's bytes
+    (not its size or PSNR, beyond the 4th decimal) differ between them."""
+    import torch
+
+    return {
+        "hardware": f"{cpu_name()} ({platform.machine()}), {os.cpu_count()} logical CPUs",
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+
+
 def describe(device: str = "cpu") -> str:
     """E.g. "AMD EPYC 7B13, 2 cores, torch 2.13.0 with 2 threads" (+ the GPU's name when device is cuda)."""
     import torch

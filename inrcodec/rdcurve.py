@@ -88,7 +88,7 @@ def run_meta(dataset: Dataset, codec: Codec, threads: int, command: str) -> dict
     import PIL
     import torch
 
-    from .hardware import cpu_name
+    from .hardware import results_machine
 
     return {
         "kind": codec.kind,
@@ -96,7 +96,7 @@ def run_meta(dataset: Dataset, codec: Codec, threads: int, command: str) -> dict
         "config": {**codec.config(), "threads": threads},
         "dataset": {"name": dataset.name, "images": len(dataset.images), "source": dataset.source},
         "command": command,
-        "hardware": f"{cpu_name()} ({platform.machine()}), {os.cpu_count()} logical CPUs",
+        **results_machine(),
         "threads": threads,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),

@@ -345,7 +345,7 @@ def video_codecs(names: list[str], qualities: Iterable[int], preset: str, image_
 def run_meta(clip: Clip, codec: VideoCodec, threads: int, command: str) -> dict:
     import inrcodec
 
-    from .hardware import cpu_name
+    from .hardware import results_machine
 
     return {
         "kind": "video", "label": codec.label, "config": {**codec.config(), "threads": threads},
@@ -353,7 +353,7 @@ def run_meta(clip: Clip, codec: VideoCodec, threads: int, command: str) -> dict:
         "frames": clip.frames, "fps": None if clip.fps is None else float(clip.fps),
         "fps_note": "as given by the reader" if clip.fps else "unknown (the source records none): null",
         "colour": COLOUR, "notes": codec.notes, "inrcodec": inrcodec.__version__, "command": command,
-        "hardware": f"{cpu_name()} ({platform.machine()}), {os.cpu_count()} logical CPUs", "threads": threads,
+        **results_machine(), "threads": threads,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "python": platform.python_version(),
     }
 

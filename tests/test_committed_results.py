@@ -85,23 +85,28 @@ def test_a_committed_jpeg_row_is_reproduced(folder, image):
 
 
 def test_a_committed_v2_row_is_reproduced():
-    """Float rounding (and so the bytes) depends on torch's version, thread count and the CPU's kernels."""
+    """Re-encodes one committed row: same size and PSNR everywhere, the same bytes on the same kind of CPU.
+
+    Float rounding, and so some of the bytes, depends on torch's version, the thread count and the CPU's kernel
+    level: on AVX2 and AVX-512 the same encode measured the same size, PSNR 2e-4 dB apart, and other bytes."""
     import torch
 
     summary, rows = load(V2, "inrcodec-fast")
     meta = summary["meta"]
-    pixels = kodak("kodim20")
-    if (meta["torch"], meta["hardware"].split(" (")[0]) != (torch.__version__, cpu_name()) or (
-            os.cpu_count() or 1) < meta["threads"]:
-        pytest.skip(f"results measured with torch {meta['torch']} on {meta['hardware']}; bytes may differ here")
+    if meta["torch"] != torch.__version__:
+        pytest.skip(f"results measured with torch {meta['torch']}; this is {torch.__version__}")
     committed = next(row for row in rows if row["image"] == "kodim20" and row["quality"] == 1)
     threads = torch.get_num_threads()
     torch.set_num_threads(meta["threads"])
     try:
-        row = rdcurve.measure(rdcodecs.inrcodec_codec("fast", "default"), "kodim20", pixels, 1)
+        row = rdcurve.measure(rdcodecs.inrcodec_codec("fast", "default"), "kodim20", kodak("kodim20"), 1)
     finally:
         torch.set_num_threads(threads)
-    assert row["sha256"] == committed["sha256"]
-    # the bytes are exact; rendering is float (SPEC 8 allows +-1 in 0.1 % of samples), and numpy's BLAS build
-    # changes its summation order (one more numpy release moved this PSNR by 1e-6 dB)
+    assert row["bytes"] == pytest.approx(committed["bytes"], rel=0.01)
+    # rendering is float too (SPEC 8 allows +-1 in 0.1 % of samples), and numpy's BLAS build changes its
+    # summation order (one more numpy release moved this PSNR by 1e-6 dB with the same bytes)
     assert row["psnr_rgb"] == pytest.approx(committed["psnr_rgb"], abs=0.01)
+    same_machine = (meta["hardware"].split(" (")[0], meta.get("cpu_capability")) == (
+        cpu_name(), torch.backends.cpu.get_cpu_capability())
+    if same_machine and (os.cpu_count() or 1) >= meta["threads"]:
+        assert row["sha256"] == committed["sha256"]
