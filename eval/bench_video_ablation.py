@@ -27,7 +27,7 @@ from inrcodec.hardware import cpu_name
 from inrcodec.metrics import psnr
 from inrcodec.presets import VIDEO_PRESET_STEPS
 from inrcodec.video import codec as video_codec
-from inrcodec.video.io import open_video
+from inrcodec.media.video import open_video
 
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "basketballpass_416x240"
 

@@ -16,8 +16,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from inrcodec import rdcodecs, rdcurve
-from inrcodec.datasets import resolve_dataset
+from inrcodec.rd import codecs as rdcodecs
+
+from inrcodec.rd import curve as rdcurve
+from inrcodec.rd.datasets import resolve_dataset
 
 
 def codec_from_meta(name: str, meta: dict) -> rdcodecs.Codec:

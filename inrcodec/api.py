@@ -67,7 +67,7 @@ def encode_to_bpp(
     """Encode at the rate weight whose file lands within `tolerance` of target_bpp (or the nearest found).
 
     Every trial is a real encode; stats gain target_bpp, target_reached, trials and rate_control_seconds."""
-    from inrcodec.ratecontrol import search_lambda
+    from inrcodec.encoder.ratecontrol import search_lambda
 
     if not (isinstance(target_bpp, (int, float)) and target_bpp > 0 and math.isfinite(target_bpp)):
         raise InrCodecError(f"--target-bpp must be a positive number, got {target_bpp}")

@@ -4,7 +4,7 @@ import urllib.error
 
 import pytest
 
-from inrcodec import datasets
+from inrcodec.rd import datasets
 
 
 @pytest.fixture()

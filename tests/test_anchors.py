@@ -1,4 +1,4 @@
-"""Tests of inrcodec.anchors: the shipped published Kodak curves, their provenance, and load_curve's errors."""
+"""Tests of inrcodec.rd.anchors: the shipped published Kodak curves, their provenance, and load_curve's errors."""
 
 import json
 import re
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from inrcodec import anchors
-from inrcodec.anchors import Curve, anchors_dir, load_curve, published_anchors
+from inrcodec.rd import anchors
+from inrcodec.rd.anchors import Curve, anchors_dir, load_curve, published_anchors
 from inrcodec.errors import InrCodecError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -14,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inrcodec import rdcodecs, rdcurve
-from inrcodec.datasets import resolve_dataset
+from inrcodec.rd import codecs as rdcodecs
+
+from inrcodec.rd import curve as rdcurve
+from inrcodec.rd.datasets import resolve_dataset
 from inrcodec.hardware import cpu_name
 from inrcodec.metrics import psnr_from_mse
 

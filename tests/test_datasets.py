@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inrcodec import datasets
+from inrcodec.rd import datasets
 from inrcodec.errors import InrCodecError
 
 SHARED_KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"

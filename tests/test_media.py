@@ -1,4 +1,4 @@
-"""Tests of inrcodec.media: which images read_image accepts (as 8-bit RGB) and refuses, atomic writes, and
+"""Tests of inrcodec.media.images: which images read_image accepts (as 8-bit RGB) and refuses, atomic writes, and
 the checks on output paths."""
 
 import os
@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inrcodec import media
+from inrcodec.media import files as media_files, images as media
 from inrcodec.errors import InrCodecError
-from inrcodec.media import atomic_write_bytes, check_output_path, read_image, write_image
+from inrcodec.media.files import atomic_write_bytes, check_output_path
+from inrcodec.media.images import read_image, write_image
 
 SIZE = (6, 4)  # width, height
 
@@ -177,7 +178,7 @@ def test_atomic_write_keeps_the_old_file_and_no_temp_file_on_failure(tmp_path, m
     def failing_replace(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(media.os, "replace", failing_replace)
+    monkeypatch.setattr(media_files.os, "replace", failing_replace)
     with pytest.raises(KeyboardInterrupt):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"

@@ -1,4 +1,4 @@
-"""The `meta-train` command's training data and errors, and `meta-train --video-from` (inrcodec.video.meta) on a few
+"""The `meta-train` command's training data and errors, and `meta-train --video-from` (inrcodec.train.video) on a few
 tiny images: it writes a registered video model that loads, and it refuses bad data folders in one line."""
 
 import json

@@ -1,4 +1,4 @@
-"""Rate control's search (inrcodec.ratecontrol) on a fake encoder whose size follows a known curve, and once on
+"""Rate control's search (inrcodec.encoder.ratecontrol) on a fake encoder whose size follows a known curve, and once on
 a real encode."""
 
 import math
@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from inrcodec import ratecontrol
-from inrcodec.ratecontrol import LAMBDA_HIGH, LAMBDA_LOW, search_lambda
+from inrcodec.encoder import ratecontrol
+from inrcodec.encoder.ratecontrol import LAMBDA_HIGH, LAMBDA_LOW, search_lambda
 
 # encode with a small random v2 model (tests/conftest.py), not whatever model is shipped
 pytestmark = pytest.mark.usefixtures("v2_model")

@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inrcodec import rdcodecs, rdcurve, rdreport
-from inrcodec.anchors import Curve
-from inrcodec.datasets import folder_dataset
+from inrcodec.rd import codecs as rdcodecs
+
+from inrcodec.rd import curve as rdcurve
+
+from inrcodec.rd import report as rdreport
+from inrcodec.rd.anchors import Curve
+from inrcodec.rd.datasets import folder_dataset
 from inrcodec.errors import InrCodecError
 from inrcodec.metrics import psnr
 

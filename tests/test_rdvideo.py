@@ -16,10 +16,16 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from inrcodec import cli, rdvideo, rdvideoresults, yuv
+from inrcodec import cli
+
+from inrcodec.rd import video as rdvideo
+
+from inrcodec.rd import video_report as rdvideoresults
+
+from inrcodec.media import yuv
 from inrcodec.errors import InrCodecError
 from inrcodec.metrics import psnr
-from inrcodec.video.io import open_video
+from inrcodec.media.video import open_video
 
 WIDTH, HEIGHT, FRAMES = 32, 24, 3
 

@@ -17,7 +17,7 @@ from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.presets import VIDEO_MODEL
 from inrcodec.video.codec import decode_frame, decode_video, encode_video
 from inrcodec.video.file import VideoFile, is_video
-from inrcodec.video.io import open_video
+from inrcodec.media.video import open_video
 
 VECTOR = Path(__file__).resolve().parent.parent / "bitstream" / "vectors" / "video" / "video_24x16_q4.inr"
 
@@ -238,7 +238,7 @@ def test_cli_refuses_bad_clips_in_one_line(tmp_path, encoded):
 
 
 def test_cli_encodes_a_y4m_clip_and_refuses_a_corrupted_container(tmp_path):
-    from inrcodec.video.io import write_video
+    from inrcodec.media.video import write_video
 
     frames = list(open_video(moving_clip(tmp_path / "clip", frames=2)).frames())
     y4m = tmp_path / "clip.y4m"

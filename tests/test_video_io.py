@@ -1,4 +1,4 @@
-"""Tests of inrcodec.video.io: round trips through every writer, reading files PyAV wrote directly, natural order
+"""Tests of inrcodec.media.video: round trips through every writer, reading files PyAV wrote directly, natural order
 of frame folders, and every input and output refused with a one-line InrCodecError and nothing left behind."""
 
 import inspect
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from inrcodec.errors import InrCodecError
-from inrcodec.video.io import VideoInfo, open_video, write_video
+from inrcodec.media.video import VideoInfo, open_video, write_video
 
 WIDTH, HEIGHT, COUNT = 32, 24, 5
 NTSC = Fraction(30000, 1001)

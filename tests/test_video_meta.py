@@ -58,7 +58,7 @@ def test_inter_plane_round_trip_through_the_coder():
 
 
 def test_synthetic_clip_moves_and_stays_in_range():
-    from inrcodec.video.meta import N_FRAMES, synthetic_clip
+    from inrcodec.train.video import N_FRAMES, synthetic_clip
 
     rng = np.random.default_rng(2)
     image = rng.integers(0, 256, (80, 90, 3)).astype(np.uint8)
@@ -68,7 +68,7 @@ def test_synthetic_clip_moves_and_stays_in_range():
 
 
 def test_one_outer_step_trains_only_the_residual_parameters():
-    from inrcodec.video.meta import outer_loss, sample_clips, video_model_from
+    from inrcodec.train.video import outer_loss, sample_clips, video_model_from
     from inrcodec.video.v1.model import load_model
 
     base = load_model("base-v1").model

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import inrcodec
 from inrcodec.bitstream.syntax import MODEL_ID_MAX
 from inrcodec.errors import InrCodecError
-from inrcodec.media import atomic_write_bytes
+from inrcodec.media.files import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch

@@ -34,7 +34,7 @@ from inrcodec.presets import (
     VIDEO_PRESET_STEPS,
 )
 from inrcodec.video.file import MAX_FRAMES, VideoFile
-from inrcodec.video.io import open_video
+from inrcodec.media.video import open_video
 from inrcodec.video.v1 import context
 from inrcodec.video.v1 import groups as entropy
 from inrcodec.encoder.refine import deterministic_kernels

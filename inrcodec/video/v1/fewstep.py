@@ -2,7 +2,7 @@
 
 The per-image unknowns are grid symbols (per level [B, ey, ex, F], in quantisation steps, integers once coded)
 and modulation symbols [B, rank, L * F] (V - V0, integers once coded). The encoder and meta-training run the
-same `predict` and `meta_sgd`; video meta-training (video/meta.py) differentiates the result with respect to
+same `predict` and `meta_sgd`; video meta-training (train/video.py) differentiates the result with respect to
 the model's residual parameters.
 
 The objective of one image is J = SSE / (3 lambda) + bits, i.e. (MSE + lambda * bpp) * pixels / lambda: the

@@ -83,7 +83,7 @@ REFERENCE_LAMBDA = 1e-3
 
 class MetaModel(nn.Module):
     """The shared parameters; see the module docstring. Construct, then `from_tensors` (a video model in training:
-    `video.meta.video_model_from`)."""
+    `train.video.video_model_from`)."""
 
     def __init__(self, config: MetaConfig):
         super().__init__()

@@ -26,10 +26,11 @@ def anchors_dir() -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override)
-    packaged = Path(__file__).resolve().parent / "_anchors"
+    package = Path(__file__).resolve().parents[1]  # inrcodec/
+    packaged = package / "_anchors"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[1] / "eval" / "anchors"
+    return package.parent / "eval" / "anchors"
 
 
 @dataclass(frozen=True)

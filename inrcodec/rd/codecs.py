@@ -1,6 +1,6 @@
 """Codecs behind one interface for rate-distortion evaluation: inrcodec and live classical baselines.
 
-Each codec turns uint8 [H, W, 3] RGB into bytes at a quality parameter and back; the harness (rdcurve.py) does
+Each codec turns uint8 [H, W, 3] RGB into bytes at a quality parameter and back; the harness (rd/curve.py) does
 all measuring, so every codec is judged by the same code. Codec objects are small and picklable: --jobs sends
 them to worker processes.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import InrCodecError
-from .presets import QUALITY_LAMBDAS
+from inrcodec.errors import InrCodecError
+from inrcodec.presets import QUALITY_LAMBDAS
 
 # Wide enough on Kodak to cover inrcodec's rates (about 0.1 to 2.5 bpp) from both sides where the codec can.
 JPEG_QUALITIES = tuple(range(5, 100, 5))
@@ -122,12 +122,12 @@ class InrCodec(Codec):
     steps: int | None = field(default=None)
 
     def encode(self, rgb, quality):
-        from .api import encode_image
+        from inrcodec.api import encode_image
 
         return encode_image(rgb, quality=int(quality), preset=self.preset, steps=self.steps, model=self.model).data
 
     def decode(self, data):
-        from .api import decode_image
+        from inrcodec.api import decode_image
 
         return decode_image(data)
 
@@ -136,7 +136,7 @@ class InrCodec(Codec):
 
         import inrcodec
 
-        from .api import preset_steps, resolve_model
+        from inrcodec.api import preset_steps, resolve_model
 
         entry = resolve_model(self.model)
         return {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__,

@@ -23,11 +23,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .datasets import Dataset
-from .errors import InrCodecError
-from .media import atomic_write_bytes
-from .metrics import mse, psnr, psnr_from_mse
-from .rdcodecs import Codec
+from inrcodec.rd.datasets import Dataset
+from inrcodec.errors import InrCodecError
+from inrcodec.media.files import atomic_write_bytes
+from inrcodec.metrics import mse, psnr, psnr_from_mse
+from inrcodec.rd.codecs import Codec
 
 CSV_FIELDS = ("image", "quality", "width", "height", "bytes", "bpp", "psnr_rgb", "mse", "ms_ssim_rgb",
               "encoding_time", "decoding_time", "sha256")
@@ -88,7 +88,7 @@ def run_meta(dataset: Dataset, codec: Codec, threads: int, command: str) -> dict
     import PIL
     import torch
 
-    from .hardware import results_machine
+    from inrcodec.hardware import results_machine
 
     return {
         "kind": codec.kind,

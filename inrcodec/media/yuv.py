@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .metrics import psnr
+from inrcodec.metrics import psnr
 
 KR, KB = 0.299, 0.114
 KG = 1.0 - KR - KB

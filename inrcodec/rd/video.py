@@ -4,7 +4,7 @@ Codecs: inrcodec's video codec (video.codec.encode_video / decode_video), inrcod
 (api.encode_image / decode_image), and x264 / x265 live through PyAV, each at several quality points. Every rate
 comes from the encoded bytes and every distortion from decoded 8-bit frames compared with source frame i,
 streamed: the source is opened afresh (open_video) for each pass and one frame is held at a time. Colour for
-x264/x265 and PSNR-YUV: yuv.py.
+x264/x265 and PSNR-YUV: media/yuv.py.
 
 Per codec the output folder gets <name>.csv (one row per quality, appended as measured: the resume store) and
 <name>.json (CompressAI's schema with a meta block), then bd_rates.md/.json and rd.png/.svg (rdvideoresults.py).
@@ -25,11 +25,11 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .errors import InrCodecError
-from .metrics import mse, psnr
-from .rdvideoresults import CODEC_NAMES, VideoStore
-from .video.io import open_video
-from .yuv import DESCRIPTION as COLOUR, Yuv420, pack_yuv420p, psnr_yuv, rgb_to_yuv420, unpack_yuv420p, yuv420_to_rgb
+from inrcodec.errors import InrCodecError
+from inrcodec.metrics import mse, psnr
+from inrcodec.rd.video_report import CODEC_NAMES, VideoStore
+from inrcodec.media.video import open_video
+from inrcodec.media.yuv import DESCRIPTION as COLOUR, Yuv420, pack_yuv420p, psnr_yuv, rgb_to_yuv420, unpack_yuv420p, yuv420_to_rgb
 
 DEFAULT_QUALITIES = (1, 3, 5, 7)  # inrcodec's, for both of its codecs
 CRFS = (42, 38, 34, 30, 26, 22, 18)  # x264 and x265: ascending rate
@@ -161,7 +161,7 @@ class VideoCodec:
 
 @dataclass(frozen=True)
 class LibavCodec(VideoCodec):
-    """x264 / x265 through PyAV on yuv420p converted by yuv.py; CRF sweep; rate = elementary-stream bytes."""
+    """x264 / x265 through PyAV on yuv420p converted by media/yuv.py; CRF sweep; rate = elementary-stream bytes."""
 
     encoder: str = ""
     decoder: str = ""
@@ -241,7 +241,7 @@ class InrCodec(VideoCodec):
 
     def config(self):
         if not self.video:
-            from .rdcodecs import InrCodec as ImageCodec
+            from inrcodec.rd.codecs import InrCodec as ImageCodec
 
             config = ImageCodec(preset=self.preset, model=self.model, name=self.name).config()
             return {**config, "api": "api.encode_image per frame"}
@@ -249,9 +249,9 @@ class InrCodec(VideoCodec):
 
         import inrcodec
 
-        from .model.registry import resolve
-        from .presets import DEFAULT_GOP, VIDEO_PRESET_STEPS
-        from .video.codec import video_model_id
+        from inrcodec.model.registry import resolve
+        from inrcodec.presets import DEFAULT_GOP, VIDEO_PRESET_STEPS
+        from inrcodec.video.codec import video_model_id
 
         entry = resolve(video_model_id(self.model))
         return {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__,
@@ -263,7 +263,7 @@ class InrCodec(VideoCodec):
         return self._measure_video(clip, int(quality)) if self.video else self._measure_frames(clip, int(quality))
 
     def _measure_video(self, clip: Clip, quality: int) -> dict:
-        from .video import codec as video_codec
+        from inrcodec.video import codec as video_codec
 
         start = time.perf_counter()
         result = video_codec.encode_video(clip.path, quality=quality, preset=self.preset, model=self.model)
@@ -284,7 +284,7 @@ class InrCodec(VideoCodec):
         return row
 
     def _measure_frames(self, clip: Clip, quality: int) -> dict:
-        from .api import decode_image, encode_image
+        from inrcodec.api import decode_image, encode_image
 
         digest, sizes, times = hashlib.sha256(), [], [0.0, 0.0]
 
@@ -345,7 +345,7 @@ def video_codecs(names: list[str], qualities: Iterable[int], preset: str, image_
 def run_meta(clip: Clip, codec: VideoCodec, threads: int, command: str) -> dict:
     import inrcodec
 
-    from .hardware import results_machine
+    from inrcodec.hardware import results_machine
 
     return {
         "kind": "video", "label": codec.label, "config": {**codec.config(), "threads": threads},

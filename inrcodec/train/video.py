@@ -186,7 +186,7 @@ def video_training_card(model_id: str, base_id: str, settings: VideoTrainSetting
         "",
         f"Video model for inrcodec: every tensor of the image model `{base_id}` (frozen, so a group's first frame is",
         "coded exactly as an image), plus the Meta-SGD step sizes and starting rate scales of a frame coded as the",
-        "integer residual from the frame before (see inrcodec/video/meta.py and inrcodec/video/codec.py).",
+        "integer residual from the frame before (see inrcodec/train/video.py and inrcodec/video/codec.py).",
         "",
         "## Training",
         "",

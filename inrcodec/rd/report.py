@@ -11,9 +11,9 @@ import json
 import math
 from pathlib import Path
 
-from .anchors import Curve, load_curve
-from .media import atomic_write_bytes
-from .metrics import bd_psnr, bd_rate
+from inrcodec.rd.anchors import Curve, load_curve
+from inrcodec.media.files import atomic_write_bytes
+from inrcodec.metrics import bd_psnr, bd_rate
 
 BD_STEM = "bd_rates"
 POINTS_STEM = "curves"

@@ -18,8 +18,9 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import InrCodecError
-from .media import atomic_write_bytes, read_image
+from inrcodec.errors import InrCodecError
+from inrcodec.media.files import atomic_write_bytes
+from inrcodec.media.images import read_image
 
 DATA_DIR_ENV = "INRCODEC_DATA_DIR"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})

@@ -1,6 +1,6 @@
 """The video side of `inrcodec encode`, `decode` and `info`: which inputs are clips, and the commands' bodies.
 
-inrcodec/cli.py decides image or video and calls these; the work is in video/codec.py and video/io.py.
+cli/codec.py decides image or video and calls these; the work is in video/codec.py and media/video.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def encode_clip(input_path: Path, quality: int, preset: str, model: str, gop: in
     """Encode a clip; -> the codec's stats. steps overrides the later frames' fit steps."""
     from inrcodec.presets import VIDEO_PRESET_STEPS
     from inrcodec.video.codec import encode_video
-    from inrcodec.video.io import open_video
+    from inrcodec.media.video import open_video
 
     if model == "none":
         raise InrCodecError("video needs a model: an installed model id, or 'default' for the video model")
@@ -68,10 +68,10 @@ def frame_progress(total: int | None) -> Iterator[Callable[[int, dict], None]]:
 
 def decode_clip(data: bytes, output: Path, frame: int | None) -> dict:
     """Decode a video file to OUTPUT (a video, a frame folder, or with `frame` one image) -> stats."""
-    from inrcodec.media import write_image
+    from inrcodec.media.images import write_image
     from inrcodec.video.codec import decode_frame, decode_video, file_fps
     from inrcodec.video.file import VideoFile
-    from inrcodec.video.io import write_video
+    from inrcodec.media.video import write_video
 
     header = VideoFile.from_bytes(data)
     width, height = header.image["width"], header.image["height"]

@@ -34,7 +34,8 @@ import numpy as np
 from PIL import Image
 
 from inrcodec.errors import InrCodecError
-from inrcodec.media import _new_file_mode, _quote, _reason, _remove_quietly, encode_image_file, read_image
+from inrcodec.media.files import new_file_mode, quote, reason, remove_quietly
+from inrcodec.media.images import encode_image_file, read_image
 
 DEFAULT_FPS = Fraction(25)
 CONTAINER_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm"})
@@ -95,7 +96,7 @@ class VideoReader:
             height, width = rgb.shape[:2]
             if (width, height) != (self.info.width, self.info.height):
                 raise InrCodecError(
-                    f"frame {_quote(file)} is {width}x{height} but the first frame {_quote(first)} is "
+                    f"frame {quote(file)} is {width}x{height} but the first frame {quote(first)} is "
                     f"{self.info.width}x{self.info.height}; frames of varying size are not supported"
                 )
             yield rgb
@@ -110,7 +111,7 @@ class VideoReader:
                     frame = next(decoded, None)
                 except av.error.FFmpegError as exc:
                     raise InrCodecError(
-                        f"cannot decode frame {count} (counting from 0) of {_quote(self.path)}: {_av_reason(exc)}"
+                        f"cannot decode frame {count} (counting from 0) of {quote(self.path)}: {_av_reason(exc)}"
                     ) from None
                 if frame is None:
                     break
@@ -121,13 +122,13 @@ class VideoReader:
                 if (frame.width, frame.height) != (self.info.width, self.info.height):
                     reference = "frame 0" if count else "its header"
                     raise InrCodecError(
-                        f"frame {count} (counting from 0) of {_quote(self.path)} is {frame.width}x{frame.height} but "
+                        f"frame {count} (counting from 0) of {quote(self.path)} is {frame.width}x{frame.height} but "
                         f"{reference} is {self.info.width}x{self.info.height}; frames of varying size are not supported"
                     )
                 yield frame.to_ndarray(format="rgb24")
                 count += 1
         if count == 0:
-            raise InrCodecError(f"{_quote(self.path)} contains no decodable video frame")
+            raise InrCodecError(f"{quote(self.path)} contains no decodable video frame")
 
 
 def open_video(path: str | os.PathLike) -> VideoReader:
@@ -140,7 +141,7 @@ def open_video(path: str | os.PathLike) -> VideoReader:
     """
     path = Path(path)
     if not path.exists():
-        raise InrCodecError(f"{_quote(path)} does not exist")
+        raise InrCodecError(f"{quote(path)} does not exist")
     if path.is_dir():
         return _open_frame_folder(path)
     suffix = path.suffix.lower()
@@ -149,7 +150,7 @@ def open_video(path: str | os.PathLike) -> VideoReader:
     if suffix in CONTAINER_EXTENSIONS:
         return _open_decoded(path, "container")
     raise InrCodecError(
-        f"cannot read {_quote(path)} as video: unknown extension {suffix!r} "
+        f"cannot read {quote(path)} as video: unknown extension {suffix!r} "
         "(use .y4m, .mp4, .mkv, .mov, .avi, .webm or a folder of frames)"
     )
 
@@ -163,7 +164,7 @@ def _open_frame_folder(path: Path) -> VideoReader:
         if not entry.name.startswith(".") and entry.suffix.lower() in readable and entry.is_file()
     ]
     if not files:
-        raise InrCodecError(f"folder {_quote(path)} contains no image files (frames)")
+        raise InrCodecError(f"folder {quote(path)} contains no image files (frames)")
     files.sort(key=lambda entry: (_natural_key(entry.name), entry.name))
     first = read_image(files[0])
     height, width = first.shape[:2]
@@ -188,7 +189,7 @@ def _open_decoded(path: Path, source: str) -> VideoReader:
         fps = _stream_fps(stream)
         frame_count = stream.frames or None
     if width <= 0 or height <= 0:
-        raise InrCodecError(f"{_quote(path)}: the video stream has no frame size ({width}x{height})")
+        raise InrCodecError(f"{quote(path)}: the video stream has no frame size ({width}x{height})")
     if source == "y4m":
         frame_count = _y4m_frame_count(path, width, height, pixel_format)
     return VideoReader(path, VideoInfo(width, height, frame_count, fps, source, pixel_format))
@@ -202,12 +203,12 @@ def _open_container(path: Path, source: str):
     except av.error.FFmpegError as exc:
         if source == "y4m":
             raise InrCodecError(
-                f"cannot read {_quote(path)}: not a YUV4MPEG2 file, or its header is damaged or truncated "
+                f"cannot read {quote(path)}: not a YUV4MPEG2 file, or its header is damaged or truncated "
                 f"({_av_reason(exc)})"
             ) from None
         if isinstance(exc, EOFError):
-            raise InrCodecError(f"cannot read {_quote(path)}: the file ends early (empty or truncated)") from None
-        raise InrCodecError(f"cannot read {_quote(path)} as video: {_av_reason(exc)}") from None
+            raise InrCodecError(f"cannot read {quote(path)}: the file ends early (empty or truncated)") from None
+        raise InrCodecError(f"cannot read {quote(path)} as video: {_av_reason(exc)}") from None
 
 
 def _video_stream(container, path: Path):
@@ -216,7 +217,7 @@ def _video_stream(container, path: Path):
     for stream in container.streams.video:
         if disposition is None or not stream.disposition & disposition.attached_pic:
             return stream
-    raise InrCodecError(f"{_quote(path)} has no video stream")
+    raise InrCodecError(f"{quote(path)} has no video stream")
 
 
 def _stream_fps(stream) -> Fraction | None:
@@ -231,16 +232,16 @@ def _check_pixel_format(name: str, path: Path) -> None:
     try:
         components = av.video.format.VideoFormat(name).components
     except (ValueError, av.error.FFmpegError):
-        raise InrCodecError(f"{_quote(path)}: unknown pixel format {name!r}") from None
+        raise InrCodecError(f"{quote(path)}: unknown pixel format {name!r}") from None
     bits = max((component.bits for component in components), default=0)
     if bits > 8:
         raise InrCodecError(
-            f"{_quote(path)} has pixel format {name} ({bits} bits per sample); only 8-bit video is supported, "
+            f"{quote(path)} has pixel format {name} ({bits} bits per sample); only 8-bit video is supported, "
             "convert it first (e.g. ffmpeg -pix_fmt yuv420p)"
         )
     if any(component.is_alpha for component in components):
         raise InrCodecError(
-            f"{_quote(path)} has pixel format {name}, which has an alpha channel; only RGB/YUV without alpha "
+            f"{quote(path)} has pixel format {name}, which has an alpha channel; only RGB/YUV without alpha "
             "is supported, convert it first (e.g. ffmpeg -pix_fmt yuv420p)"
         )
 
@@ -271,7 +272,7 @@ def _y4m_frame_count(path: Path, width: int, height: int, pixel_format: str) -> 
     count, remainder = divmod(size - header_end, frame_size)
     if remainder:
         raise InrCodecError(
-            f"{_quote(path)} is truncated: it ends part-way through frame {count} (counting from 0), "
+            f"{quote(path)} is truncated: it ends part-way through frame {count} (counting from 0), "
             f"{remainder} of {frame_size} bytes"
         )
     return count
@@ -318,12 +319,12 @@ def write_video(
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
-        raise InrCodecError(f"no frames to write to {_quote(path)}")
+        raise InrCodecError(f"no frames to write to {quote(path)}")
     first = _checked_frame(first, 0, None, path)
     height, width = first.shape[:2]
     if encoding is not None and encoding.codec == "libx264" and (width % 2 or height % 2):
         raise InrCodecError(
-            f"cannot write {_quote(path)}: lossy H.264 (4:2:0) needs an even width and height, "
+            f"cannot write {quote(path)}: lossy H.264 (4:2:0) needs an even width and height, "
             f"the frames are {width}x{height}; write it losslessly"
         )
     all_frames = itertools.chain([first], frames)
@@ -332,7 +333,7 @@ def write_video(
             return _write_frame_folder(path, all_frames, (height, width))
         return _write_container(path, all_frames, (height, width), rate, encoding)
     except OSError as exc:  # disk full, permissions; the temporary output is already gone
-        raise InrCodecError(f"cannot write {_quote(path)}: {_reason(exc)}") from None
+        raise InrCodecError(f"cannot write {quote(path)}: {reason(exc)}") from None
 
 
 def _frame_rate(fps, path: Path) -> Fraction:
@@ -347,7 +348,7 @@ def _frame_rate(fps, path: Path) -> Fraction:
     except (TypeError, ValueError, ZeroDivisionError):
         rate = Fraction(0)
     if rate <= 0:
-        raise InrCodecError(f"cannot write {_quote(path)}: fps must be a positive number, not {fps!r}")
+        raise InrCodecError(f"cannot write {quote(path)}: fps must be a positive number, not {fps!r}")
     return rate
 
 
@@ -357,10 +358,10 @@ def _output_kind(path: Path) -> str:
     if suffix in WRITABLE_EXTENSIONS:
         return suffix[1:]
     if suffix in CONTAINER_EXTENSIONS:
-        raise InrCodecError(f"cannot write {_quote(path)}: {suffix} is not supported; use .mkv, .mp4 or .y4m")
+        raise InrCodecError(f"cannot write {quote(path)}: {suffix} is not supported; use .mkv, .mp4 or .y4m")
     if suffix in Image.registered_extensions():
         raise InrCodecError(
-            f"cannot write a video to {_quote(path)}: {suffix} is an image extension; "
+            f"cannot write a video to {quote(path)}: {suffix} is an image extension; "
             "give a folder name without one for PNG frames"
         )
     return "frames"
@@ -369,14 +370,14 @@ def _output_kind(path: Path) -> str:
 def _check_video_output(path: Path, kind: str) -> None:
     parent = path.parent
     if not parent.is_dir():
-        raise InrCodecError(f"cannot write {_quote(path)}: directory {_quote(parent)} does not exist")
+        raise InrCodecError(f"cannot write {quote(path)}: directory {quote(parent)} does not exist")
     if kind == "frames":
         if path.exists() and not path.is_dir():
-            raise InrCodecError(f"cannot write frames to {_quote(path)}: it exists and is not a folder")
+            raise InrCodecError(f"cannot write frames to {quote(path)}: it exists and is not a folder")
         if path.is_dir() and any(path.iterdir()):
-            raise InrCodecError(f"output folder {_quote(path)} exists and is not empty")
+            raise InrCodecError(f"output folder {quote(path)} exists and is not empty")
     elif path.is_dir():
-        raise InrCodecError(f"output {_quote(path)} is a directory")
+        raise InrCodecError(f"output {quote(path)} is a directory")
 
 
 def _encoding(path: Path, kind: str, lossless: bool) -> _Encoding:
@@ -400,7 +401,7 @@ def _require_encoder(name: str, path: Path, purpose: str, hint: str = "") -> Non
         av.codec.Codec(name, "w")
     except Exception:  # PyAV raises UnknownCodecError, or ValueError in older versions
         raise InrCodecError(
-            f"cannot write {_quote(path)}: this FFmpeg build has no {name} encoder, needed for {purpose}{hint}"
+            f"cannot write {quote(path)}: this FFmpeg build has no {name} encoder, needed for {purpose}{hint}"
         ) from None
 
 
@@ -409,15 +410,15 @@ def _checked_frame(rgb, index: int, size: tuple[int, int] | None, path: Path) ->
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise InrCodecError(
-            f"frame {index} (counting from 0) for {_quote(path)} is {rgb.dtype} {list(rgb.shape)}; "
+            f"frame {index} (counting from 0) for {quote(path)} is {rgb.dtype} {list(rgb.shape)}; "
             "expected uint8 [H, W, 3] RGB"
         )
     height, width = rgb.shape[:2]
     if height == 0 or width == 0:
-        raise InrCodecError(f"frame {index} (counting from 0) for {_quote(path)} is empty ({width}x{height})")
+        raise InrCodecError(f"frame {index} (counting from 0) for {quote(path)} is empty ({width}x{height})")
     if size is not None and (height, width) != size:
         raise InrCodecError(
-            f"frame {index} (counting from 0) for {_quote(path)} is {width}x{height} but frame 0 is "
+            f"frame {index} (counting from 0) for {quote(path)} is {width}x{height} but frame 0 is "
             f"{size[1]}x{size[0]}; frames of varying size are not supported"
         )
     return np.ascontiguousarray(rgb)
@@ -426,7 +427,7 @@ def _checked_frame(rgb, index: int, size: tuple[int, int] | None, path: Path) ->
 def _write_container(
     path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], rate: Fraction, encoding: _Encoding
 ) -> int:
-    mode = _new_file_mode(path)
+    mode = new_file_mode(path)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     count = 0
@@ -435,7 +436,7 @@ def _write_container(
             # The format is named: the temporary name's extension says nothing.
             container = av.open(temp_name, "w", format=encoding.container_format)
         except av.error.FFmpegError as exc:
-            raise InrCodecError(f"cannot write {_quote(path)}: {_av_reason(exc)}") from None
+            raise InrCodecError(f"cannot write {quote(path)}: {_av_reason(exc)}") from None
         try:
             count = _encode(container, frames, size, rate, encoding, path)
         except BaseException:
@@ -448,13 +449,13 @@ def _write_container(
         try:
             container.close()  # writes the trailer (the MP4 index, Matroska cues)
         except av.error.FFmpegError as exc:
-            raise InrCodecError(f"cannot write {_quote(path)}: {_av_reason(exc)}") from None
+            raise InrCodecError(f"cannot write {quote(path)}: {_av_reason(exc)}") from None
         with open(temp_name, "rb") as temp:
             os.fsync(temp.fileno())
         os.chmod(temp_name, mode)  # mkstemp creates 0600; the user expects the usual permissions
         os.replace(temp_name, path)
     except BaseException:
-        _remove_quietly(temp_name)
+        remove_quietly(temp_name)
         raise
     return count
 
@@ -488,7 +489,7 @@ def _encode(container, frames, size, rate: Fraction, encoding: _Encoding, path: 
         for packet in stream.encode(None):  # flush the encoder's delayed frames
             container.mux(packet)
     except av.error.FFmpegError as exc:
-        raise InrCodecError(f"cannot write {_quote(path)}: {_av_reason(exc)}") from None
+        raise InrCodecError(f"cannot write {quote(path)}: {_av_reason(exc)}") from None
     return count
 
 
@@ -506,7 +507,7 @@ def _write_frame_folder(path: Path, frames: Iterable[np.ndarray], size: tuple[in
                 file.flush()
                 os.fsync(file.fileno())
             count += 1
-        os.chmod(temp_dir, _new_file_mode(path, 0o777))  # mkdtemp creates 0700
+        os.chmod(temp_dir, new_file_mode(path, 0o777))  # mkdtemp creates 0700
         if path.is_dir():
             os.rmdir(path)  # the empty folder checked before; rename cannot replace a folder on every system
         os.rename(temp_dir, path)
@@ -518,4 +519,4 @@ def _write_frame_folder(path: Path, frames: Iterable[np.ndarray], size: tuple[in
 
 def _av_reason(exc: BaseException) -> str:
     """FFmpeg's message without PyAV's errno and file name, e.g. 'Invalid data found when processing input'."""
-    return getattr(exc, "strerror", None) or _reason(exc)
+    return getattr(exc, "strerror", None) or reason(exc)

@@ -14,14 +14,14 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InrCodecError
-from .media import atomic_write_bytes
-from .metrics import psnr_from_mse
-from .rdcurve import _difference, _key
-from .yuv import DESCRIPTION as COLOUR
+from inrcodec.errors import InrCodecError
+from inrcodec.media.files import atomic_write_bytes
+from inrcodec.metrics import psnr_from_mse
+from inrcodec.rd.curve import _difference, _key
+from inrcodec.media.yuv import DESCRIPTION as COLOUR
 
 if TYPE_CHECKING:
-    from .rdvideo import Clip, VideoCodec
+    from inrcodec.rd.video import Clip, VideoCodec
 
 CODEC_NAMES = ("inrcodec", "inrcodec-image", "x264", "x265")
 CSV_FIELDS = ("quality", "frames", "width", "height", "bytes", "bpp", "psnr_rgb", "mse_rgb", "psnr_yuv", "psnr_y",
@@ -145,8 +145,8 @@ def curves_in(folder: Path, clip: Clip) -> dict[str, dict]:
 
 def bd_rows(curves: dict[str, dict]) -> list[dict]:
     """BD-rate / BD-PSNR of inrcodec against each other curve, on PSNR-RGB and PSNR-YUV (None: no overlap)."""
-    from .anchors import Curve
-    from .rdreport import bd_table
+    from inrcodec.rd.anchors import Curve
+    from inrcodec.rd.report import bd_table
 
     rows = []
     for metric in METRICS:
@@ -224,7 +224,7 @@ def plot(curves: dict[str, dict], folder: Path, clip: Clip) -> list[Path]:
         axis.legend(fontsize=8)
     fig.suptitle(f"{clip.name}: {clip.frames} frames, {clip.width}x{clip.height}")
     fig.tight_layout()
-    from .rdreport import save_figure
+    from inrcodec.rd.report import save_figure
 
     return save_figure(fig, folder, PLOT_STEM)
 

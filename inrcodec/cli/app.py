@@ -1,0 +1,37 @@
+"""The typer application and its root options (--version)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+import inrcodec
+
+app = typer.Typer(
+    name="inrcodec",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals of a failed fit hold whole tensors
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from inrcodec.bitstream.image_v2 import FORMAT
+        from inrcodec.video.file import VIDEO_MINOR
+
+        image = f"{FORMAT[0]}.{FORMAT[1]}"
+        typer.echo(f"inrcodec {inrcodec.__version__} (writes .inr format {image} images and 1.{VIDEO_MINOR} video; "
+                   f"reads images 2.0-{image} and video 1.{VIDEO_MINOR})")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """A neural image codec: stores an image as the entropy-coded parameters of a small neural field (.inr)."""
