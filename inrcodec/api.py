@@ -1,18 +1,105 @@
-"""The public facade over the v2 image encoder and decoder: validates quality, preset, model and image once.
+"""The public facade over the encoder and decoder: validates quality, preset, model and image once.
 
-The encoder (torch) is imported only by the functions that encode; decoding imports numpy, constriction and
-safetensors' numpy loader only.
+`encode`, `decode`, `decode_frame` and `info` are what `import inrcodec` offers (README "Python"); the
+`*_image` functions below them are what the CLI and the rd harness call with pixels already read.
+The encoder (torch) is imported only by the functions that encode; decoding an image imports numpy,
+constriction and safetensors' numpy loader only.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
+from inrcodec.encoder.result import EncodeResult
 from inrcodec.errors import InrCodecError
 from inrcodec.presets import DEFAULT_MODEL, DEFAULT_PRESET, DEFAULT_QUALITY, IMAGE_PRESET_STEPS, QUALITY_LAMBDAS
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+ImageInput = Union[str, os.PathLike, "Image.Image", np.ndarray]
+FileInput = Union[bytes, bytearray, memoryview, str, os.PathLike]
+
+
+def encode(
+    image: ImageInput, quality: int = DEFAULT_QUALITY, preset: str = DEFAULT_PRESET, *,
+    target_bpp: float | None = None, steps: int | None = None, model: str = DEFAULT_MODEL, progress=None,
+) -> EncodeResult:
+    """Encode an image to .inr bytes -> EncodeResult (.data, .bpp, .psnr, .seconds; .save(path)).
+
+    image: a path to an image file, a PIL image, or a uint8 [H, W, 3] RGB / [H, W] grey array.
+    quality 1..8 (higher: better and bigger) or target_bpp (searched with real encodes); preset fast, medium or
+    slow (refinement steps, overridden by steps); model: an installed model id. progress(step, metrics) is
+    called after each refinement step. InrCodecError on any problem with the input."""
+    pixels = image_pixels(image)
+    if target_bpp is not None:
+        return encode_to_bpp(pixels, target_bpp, preset, steps, model, progress=progress)
+    return encode_image(pixels, quality, preset, steps, model, progress=progress)
+
+
+def decode(data: FileInput, max_pixels: int | None = None) -> np.ndarray:
+    """An .inr image (bytes or a path) -> uint8 [H, W, 3] RGB or [H, W] grey. Never imports torch.
+
+    max_pixels refuses larger images (a few hundred bytes can claim a huge one); a clip needs decode_frame."""
+    data = file_bytes(data)
+    from inrcodec.video.file import is_video
+
+    if is_video(data):
+        raise InrCodecError("this is a video file; use inrcodec.decode_frame(data, index)")
+    return decode_image(data, max_pixels)
+
+
+def decode_frame(data: FileInput, index: int) -> np.ndarray:
+    """Frame `index` (from 0) of an .inr clip (bytes or a path) -> uint8 [H, W, 3], without decoding the others'
+    pixels."""
+    data = file_bytes(data)
+    from inrcodec.video.codec import decode_frame as decode_video_frame
+    from inrcodec.video.file import is_video
+
+    if not is_video(data):
+        raise InrCodecError("this is an image file; use inrcodec.decode(data)")
+    return decode_video_frame(data, index)
+
+
+def info(data: FileInput) -> dict:
+    """The header of an .inr file (bytes or a path) as plain data, what `inrcodec info --json` prints: format
+    version, size, model, bytes per part. Reads the header only."""
+    data = file_bytes(data)
+    from inrcodec.decoder import describe_image
+    from inrcodec.video.file import describe_video, is_video
+
+    return describe_video(data) if is_video(data) else describe_image(data)
+
+
+def image_pixels(image: ImageInput) -> np.ndarray:
+    """A path, PIL image or uint8 array -> uint8 [H, W, 3] RGB or [H, W] grey (what the encoder takes)."""
+    if isinstance(image, np.ndarray):
+        check_image_array(image)
+        return image
+    if isinstance(image, (str, os.PathLike)):
+        from inrcodec.media.images import read_image
+
+        return read_image(image, keep_grey=True)
+    from inrcodec.media.images import pil_pixels
+
+    return pil_pixels(image)
+
+
+def file_bytes(data: FileInput) -> bytes:
+    """bytes-like -> bytes; a path -> the file's bytes (a regular file of bounded size)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, (str, os.PathLike)):
+        from inrcodec.media.files import read_bytes
+
+        return read_bytes(Path(data))
+    raise InrCodecError(f"expected .inr bytes or a path, got {type(data).__name__}")
 
 
 def check_image_array(pixels: np.ndarray) -> None:
@@ -80,7 +167,6 @@ def encode_to_bpp(
         return result.data, result.stats
 
     search = search_lambda(encode_at, target_bpp, QUALITY_LAMBDAS[DEFAULT_QUALITY], tolerance, on_trial=on_trial)
-    from inrcodec.encoder.image import EncodeResult
 
     stats = {**search.stats, "target_bpp": target_bpp, "target_reached": search.reached, "trials": search.trials,
              "rate_control_seconds": time.perf_counter() - started}  # fmt: skip

@@ -98,3 +98,28 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     except MemoryError:
         raise InrCodecError(f"not enough memory to decode a {file.width}x{file.height} image") from None
     return DecodedImage(pixels, file)
+
+
+def describe_image(data: bytes) -> dict:
+    """A JSON-ready description of a format 2 image file's header, without decoding it (header values are
+    checked by the parser; the model id can only hold [A-Za-z0-9._-], so it prints safely)."""
+    from inrcodec.model.config import rate_code_lambda
+
+    major, minor = file_version(data)
+    if major != 2:
+        raise BitstreamError(f"this is a format {major}.{minor} file of inrcodec 0.1; use inrcodec 0.1 to inspect it")
+    file = parse_image(data, max_pixels=1 << 62)
+    shapes = [level_shape(file.height, file.width, level) for level in range(file.n_levels)]
+    return {
+        "file_bytes": len(data),
+        "bpp": len(data) * 8 / (file.width * file.height),
+        "format_version": f"{major}.{minor}",
+        "image": file.header(),
+        "lambda": rate_code_lambda(file.rate_code),
+        "model_id": file.model_id,
+        "model_sha256": file.model_sha256.hex(),
+        "latent_grids": [{"level": level, "height": h, "width": w} for level, (h, w) in enumerate(shapes)],
+        "latents": sum(h * w for h, w in shapes),
+        "payload_bytes": len(file.payload),
+        "modulation_numbers": len(file.modulation) // 2,
+    }

@@ -177,7 +177,10 @@ def test_encode_human_summary_and_force(encoded, tmp_path):
     result = invoke("encode", encoded[0], "-o", out, "--steps", STEPS, "--force")
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:4] == b"INRC"
-    assert "bytes" in result.stdout and "bpp" in result.stdout and "PSNR" in result.stdout
+    # the summary is for people, so it goes to stderr; stdout stays empty for pipes and --json
+    assert result.stdout == "" and all(word in result.stderr for word in ("bytes", "bpp", "PSNR"))
+    quiet = invoke("encode", encoded[0], "-o", out, "--steps", STEPS, "--force", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
 
 
 def test_cli_import_stays_torch_free_and_presets_match():
@@ -212,7 +215,7 @@ def test_odd_sized_image_encodes(tmp_path):
 @pytest.mark.parametrize("quality", ["0", "9"])
 def test_quality_out_of_range_is_a_usage_error(encoded, tmp_path, quality):
     out = tmp_path / "q.inr"
-    result = invoke("encode", encoded[0], "-o", out, "-q", quality)
+    result = invoke("encode", encoded[0], "-o", out, "--quality", quality)
     assert result.exit_code == 2
     assert "Traceback" not in result.output and not out.exists()
 

@@ -8,6 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from inrcodec import cli
+from inrcodec.encoder.model_torch import load_model_tensors
 from inrcodec.model import registry as models
 from inrcodec.errors import InrCodecError
 
@@ -63,7 +64,7 @@ def test_save_register_list_resolve_load_round_trip(root):
     assert entry.is_default and entry.config == CONFIG
     assert models.models_dir() == root.resolve()
 
-    tensors, metadata = models.load_model_tensors(entry)
+    tensors, metadata = load_model_tensors(entry)
     expected = fake_tensors()
     assert tensors.keys() == expected.keys()
     for name, tensor in expected.items():
@@ -98,10 +99,10 @@ def test_damaged_weights_fail_the_sha256_check(root):
     data[-1] ^= 1
     weights.write_bytes(bytes(data))
     with pytest.raises(InrCodecError, match="do not match their sha256 in MANIFEST.json"):
-        models.load_model_tensors(models.resolve("tiny-a"))
+        load_model_tensors(models.resolve("tiny-a"))
     weights.unlink()
     with pytest.raises(InrCodecError, match="missing"):
-        models.load_model_tensors(models.resolve("tiny-a"))
+        load_model_tensors(models.resolve("tiny-a"))
 
 
 def test_find_model_checks_id_and_sha256(root):

@@ -12,6 +12,8 @@ app = typer.Typer(
     name="inrcodec",
     no_args_is_help=True,
     add_completion=False,
+    # plain click help: it rewraps docstring paragraphs to the terminal and never cuts a line with "..."
+    rich_markup_mode=None,
     pretty_exceptions_show_locals=False,  # locals of a failed fit hold whole tensors
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -22,9 +24,10 @@ def _print_version(value: bool) -> None:
         from inrcodec.bitstream.image_v2 import FORMAT
         from inrcodec.video.file import VIDEO_MINOR
 
-        image = f"{FORMAT[0]}.{FORMAT[1]}"
-        typer.echo(f"inrcodec {inrcodec.__version__} (writes .inr format {image} images and 1.{VIDEO_MINOR} video; "
-                   f"reads images 2.0-{image} and video 1.{VIDEO_MINOR})")
+        images = ", ".join(f"{FORMAT[0]}.{minor}" for minor in range(FORMAT[1] + 1))
+        typer.echo(f"inrcodec {inrcodec.__version__}\n"
+                   f"writes .inr format {FORMAT[0]}.{FORMAT[1]} (images) and 1.{VIDEO_MINOR} (video)\n"
+                   f"reads .inr formats {images} (images) and 1.{VIDEO_MINOR} (video)")
         raise typer.Exit()
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import math
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Annotated, Callable, Iterator
 
 import typer
 
@@ -24,6 +25,28 @@ EXIT_ERROR = 1
 
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print nothing on stderr but errors (no progress, no summary).")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Print more on stderr: settings and timings.")]
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Where the lines for people go: stderr (stdout is for --json and for '-' outputs); nothing but errors with
+    --quiet, more with --verbose."""
+
+    quiet: bool = False
+    verbose: bool = False
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            typer.echo(text, err=True)
+
+    def detail(self, text: str) -> None:
+        if self.verbose and not self.quiet:
+            typer.echo(text, err=True)
 
 
 class Preset(str, Enum):
@@ -45,14 +68,33 @@ def command_errors() -> Iterator[None]:
     """Turn user-caused failures into one `error:` line on stderr and a non-zero exit, without a traceback."""
     try:
         yield
-    except InrCodecError as exc:
-        fail(str(exc))
-    except MemoryError:
-        fail("not enough memory")
-    except OSError as exc:
-        fail(os_error_message(exc))
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
+    except (InrCodecError, MemoryError, OSError) as exc:
+        fail(error_text(exc))
+
+
+@dataclass(frozen=True)
+class Failed:
+    """What `attempt` returns for a file of a batch that failed: its one-line message."""
+
+    message: str
+
+
+def attempt(function: Callable, *args):
+    """function(*args), or Failed(message) for a user-caused failure (the batch goes on with the next file)."""
+    try:
+        return function(*args)
+    except (InrCodecError, MemoryError, OSError) as exc:
+        return Failed(" ".join(error_text(exc).split()))
+
+
+def error_text(exc: BaseException) -> str:
+    if isinstance(exc, MemoryError):
+        return "not enough memory"
+    if isinstance(exc, OSError):
+        return os_error_message(exc)
+    return str(exc)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> None:
@@ -68,8 +110,8 @@ def os_error_message(exc: OSError) -> str:
 
 
 @contextmanager
-def fit_progress(total_steps: int) -> Iterator[Callable[[int, dict], None]]:
-    """A rich progress bar on stderr (shown only on a terminal); yields the codec's progress callback."""
+def fit_progress(total_steps: int, shown: bool = True) -> Iterator[Callable[[int, dict], None]]:
+    """A rich progress bar on stderr (only on a terminal, and if shown); yields the codec's progress callback."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -83,7 +125,7 @@ def fit_progress(total_steps: int) -> Iterator[Callable[[int, dict], None]]:
         TimeElapsedColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,
+        disable=not (shown and console.is_terminal),
     )
     task = progress.add_task("fitting", total=total_steps, psnr=0.0, bpp=0.0)
 

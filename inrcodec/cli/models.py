@@ -75,7 +75,9 @@ def meta_train(
         ),
     ] = None,
 ) -> None:
-    """Train the shared image model (synthesis, context model, latent gains) and the encoder's analysis network.
+    """Train the shared image model and the analysis network.
+
+    The shared model is the synthesis network, the context model and the latent gains.
 
     Trains on random crops of the images under --data with the rate-distortion loss over the whole quality
     range, checkpoints every 3 minutes (--resume continues, also with a changed --steps), and writes

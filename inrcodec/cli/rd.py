@@ -64,7 +64,9 @@ def rd_curve(
     fresh: Annotated[bool, typer.Option("--fresh", help="Discard this run's codecs' earlier results in --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
-    """Measure rate-distortion curves: inrcodec and live baselines on a dataset, BD-rates, and a plot.
+    """Measure rate-distortion curves against other codecs.
+
+    inrcodec and live baselines on a dataset, BD-rates, and a plot.
 
     Every bpp comes from encoded bytes and every PSNR / MS-SSIM from the decoded 8-bit image. Writes to --out,
     per codec, <codec>.json (CompressAI schema with a meta block) and <codec>.csv (per image), and for the whole

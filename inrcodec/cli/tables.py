@@ -43,35 +43,6 @@ def config_summary(config: dict, limit: int = 60) -> str:
     return summary if len(summary) <= limit else summary[: limit - 3] + "..."
 
 
-def describe_file(data: bytes, path: Path) -> dict:
-    """A JSON-ready description of a format 2 image file (header values from the file are checked by the
-    parser; the model id can only hold [A-Za-z0-9._-], so it prints safely)."""
-    from inrcodec.bitstream.image_v2 import parse_image
-    from inrcodec.decoder import file_version
-    from inrcodec.errors import BitstreamError
-    from inrcodec.model.config import level_shape, rate_code_lambda
-
-    major, minor = file_version(data)
-    if major != 2:
-        raise BitstreamError(f"this is a format {major}.{minor} file of inrcodec 0.1; use inrcodec 0.1 to inspect it")
-    file = parse_image(data, max_pixels=1 << 62)
-    shapes = [level_shape(file.height, file.width, level) for level in range(file.n_levels)]
-    return {
-        "file": str(path),
-        "file_bytes": len(data),
-        "bpp": len(data) * 8 / (file.width * file.height),
-        "format_version": f"{major}.{minor}",
-        "image": file.header(),
-        "lambda": rate_code_lambda(file.rate_code),
-        "model_id": file.model_id,
-        "model_sha256": file.model_sha256.hex(),
-        "latent_grids": [{"level": level, "height": h, "width": w} for level, (h, w) in enumerate(shapes)],
-        "latents": sum(h * w for h, w in shapes),
-        "payload_bytes": len(file.payload),
-        "modulation_numbers": len(file.modulation) // 2,
-    }
-
-
 def print_header_tables(header: dict) -> None:
     """The `info` description of an image file as rich tables on stdout: file and image, latent grids."""
     from rich.console import Console

@@ -98,38 +98,6 @@ def decode_clip(data: bytes, output: Path, frame: int | None) -> dict:
     }
 
 
-def describe_video(data: bytes) -> dict:
-    """The header of a video file as plain data (what `info --json` prints)."""
-    from inrcodec.video.file import VideoFile
-    from inrcodec.video.v1.header import quant_step
-
-    file = VideoFile.from_bytes(data)
-    count = file.video["frame_count"]
-    image = file.image
-    frames = [
-        {"index": gop["first_frame"] + i, "kind": "grid" if i == 0 else "residual", "bytes": f["length"]}
-        for gop in file.gops
-        for i, f in enumerate(gop["frames"])
-    ]
-    return {
-        "format_version": f"{file.version[0]}.{file.version[1]}",
-        "kind": "video",
-        "image": image,
-        "video": file.video,
-        "model_id": file.model_id,
-        "model_sha256": file.model_sha256.hex(),
-        "field_config": file.field_config,
-        "levels": [
-            {**level, "index": i, "quant_step_value": quant_step(level["quant_step"])} for i, level in enumerate(file.levels)
-        ],
-        "groups": len(file.gops),
-        "frames": frames,
-        "file_bytes": len(data),
-        "payload_bytes": len(file.payload),
-        "bpp": len(data) * 8 / (image["width"] * image["height"] * count),
-    }
-
-
 def echo_encoded(output: Path, stats: dict) -> None:
     typer.echo(
         f"{output}: {stats['bytes']} bytes, {stats['bpp']:.4f} bpp, PSNR {stats['psnr_rgb']:.2f} dB "

@@ -6,7 +6,6 @@ The figures it reports (bytes, bpp, PSNR) come from decoding the bytes it wrote 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -16,19 +15,12 @@ from inrcodec.bitstream.image_v2 import DEFAULT_MAX_PIXELS, ImageFile
 from inrcodec.encoder.model_torch import load_codec_model
 from inrcodec.encoder.refine import ProgressFn, refine
 from inrcodec.entropy.planes import encode_latents
+from inrcodec.encoder.result import EncodeResult
 from inrcodec.errors import InrCodecError
 from inrcodec.metrics import psnr
 from inrcodec.model.config import lambda_rate_code, rate_code_lambda
 from inrcodec.model.shared import load_shared
 from inrcodec.model.registry import ModelEntry
-
-
-@dataclass
-class EncodeResult:
-    """data: the .inr file; stats: bytes, bpp, psnr (of the decoded file), seconds, steps, rate_code, ..."""
-
-    data: bytes
-    stats: dict = field(default_factory=dict)
 
 
 def as_target(pixels: np.ndarray) -> tuple[torch.Tensor, bool]:

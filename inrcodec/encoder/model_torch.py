@@ -10,7 +10,7 @@ from inrcodec.encoder.analysis_net import AnalysisNet
 from inrcodec.encoder.shared_torch import SharedModel
 from inrcodec.errors import InrCodecError
 from inrcodec.model.config import ModelConfig
-from inrcodec.model.registry import ModelEntry, load_model_tensors
+from inrcodec.model.registry import ModelEntry, parse_weights, read_weights
 
 
 class CodecModel(torch.nn.Module):
@@ -20,6 +20,13 @@ class CodecModel(torch.nn.Module):
         super().__init__()
         self.shared = SharedModel(config)
         self.analysis = AnalysisNet(config)
+
+
+def load_model_tensors(entry: ModelEntry) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, safetensors metadata) of an installed model, after checking its sha256 against the manifest."""
+    from safetensors.torch import load
+
+    return parse_weights(entry, read_weights(entry), load)
 
 
 @lru_cache(maxsize=2)

@@ -24,61 +24,83 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib
 ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 HIGH_DEPTH_MODES = {"I": "32-bit integer", "F": "floating-point"}
 CONVERTIBLE_MODES = frozenset({"1", "L", "P", "RGB", "RGBX", "YCbCr", "CMYK"})
+# Formats whose writer loses information: decoding to them re-compresses the decoded pixels.
+LOSSY_FORMATS = frozenset({"JPEG", "MPO", "WEBP", "AVIF", "HEIF", "JPEG2000"})
+# Extensions of images and clips: an .inr file written under one of these names would mislead.
+MEDIA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif",
+                            ".heic", ".heif", ".jxl", ".jp2", ".j2k", ".ppm", ".pgm", ".pnm", ".tga", ".ico",
+                            ".y4m", ".mp4", ".mkv", ".mov", ".avi", ".webm"})  # fmt: skip
 # A PNG or TIFF with 16-bit RGB samples opens in mode "RGB" (Pillow drops the low bytes); only the raw mode
 # of its tile shows the depth. Other formats use ";16" for packed 5-6-5 pixels, so they are not checked.
 _SIXTEEN_BIT_RAWMODE = re.compile(r";16[BLN]?$")
 _FORMATS_WITH_16_BIT_RGB = frozenset({"PNG", "TIFF"})
 
 
-def read_image(path: str | os.PathLike, keep_grey: bool = False) -> np.ndarray:
-    """An image file -> uint8 [H, W, 3] RGB, upright as viewers show it (EXIF orientation applied).
+def read_image(source: str | os.PathLike | bytes, keep_grey: bool = False, name: str = "the input") -> np.ndarray:
+    """An image file (a path, or its bytes as read from stdin) -> uint8 [H, W, 3] RGB, upright as viewers show
+    it (EXIF orientation applied).
 
     Palette, CMYK and YCbCr images are converted to RGB; greyscale ones too, unless keep_grey, which gives
     uint8 [H, W]. Images with transparency or with more than 8 bits per sample, animations and empty images are
-    refused with an InrCodecError.
+    refused with an InrCodecError naming the path (or `name` for bytes).
     """
-    path = Path(path)
-    check_readable_file(path)
+    if isinstance(source, bytes):
+        label, opened = name, io.BytesIO(source)
+    else:
+        path = Path(source)
+        label = quote(path)
+        check_readable_file(path)
+        try:
+            opened = open(path, "rb")
+        except OSError as exc:
+            raise InrCodecError(f"cannot read {label}: {reason(exc)}") from None
     try:
-        file = open(path, "rb")
-    except OSError as exc:
-        raise InrCodecError(f"cannot read {quote(path)}: {reason(exc)}") from None
-    try:
-        with file, Image.open(file) as image:
-            _check_storable(image, path)
-            # np.array copies: np.asarray of a Pillow image is read-only, which torch.from_numpy warns about.
-            mode = "L" if keep_grey and image.mode in ("L", "1") else "RGB"
-            rgb = np.array(ImageOps.exif_transpose(image).convert(mode), dtype=np.uint8)
+        with opened, Image.open(opened) as image:
+            return _pixels(image, label, keep_grey)
     except Image.DecompressionBombError:
-        raise InrCodecError(
-            f"{quote(path)} is too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS} pixels)"
-        ) from None
+        raise InrCodecError(f"{label} is too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS} pixels)") from None
     except UnidentifiedImageError:
-        raise InrCodecError(f"{quote(path)} is not an image file in a format Pillow can read") from None
+        raise InrCodecError(f"{label} is not an image file in a format Pillow can read") from None
     except _DECODE_ERRORS as exc:
-        raise InrCodecError(f"cannot decode {quote(path)}: {reason(exc)}") from None
-    return rgb
+        raise InrCodecError(f"cannot decode {label}: {reason(exc)}") from None
 
 
-def _check_storable(image: Image.Image, path: Path) -> None:
+def pil_pixels(image: Image.Image, keep_grey: bool = True) -> np.ndarray:
+    """A PIL image -> uint8 [H, W, 3] RGB (or [H, W] for a grey one, with keep_grey), refused like read_image."""
+    if not isinstance(image, Image.Image):
+        raise InrCodecError(f"expected a path, a PIL image or a uint8 array, got {type(image).__name__}")
+    try:
+        return _pixels(image, "the image", keep_grey)
+    except _DECODE_ERRORS as exc:
+        raise InrCodecError(f"cannot decode the image: {reason(exc)}") from None
+
+
+def _pixels(image: Image.Image, label: str, keep_grey: bool) -> np.ndarray:
+    _check_storable(image, label)
+    # np.array copies: np.asarray of a Pillow image is read-only, which torch.from_numpy warns about.
+    mode = "L" if keep_grey and image.mode in ("L", "1") else "RGB"
+    return np.array(ImageOps.exif_transpose(image).convert(mode), dtype=np.uint8)
+
+
+def _check_storable(image: Image.Image, label: str) -> None:
     """Refuse what the codec cannot store as 8-bit RGB rather than silently dropping information."""
     width, height = image.size
     if width == 0 or height == 0:
-        raise InrCodecError(f"{quote(path)} is empty ({width}x{height} pixels)")
+        raise InrCodecError(f"{label} is empty ({width}x{height} pixels)")
     if getattr(image, "is_animated", False) and image.format != "MPO":  # MPO: a camera JPEG plus previews
-        raise InrCodecError(f"{quote(path)} is animated; the codec stores still images, so extract one frame")
+        raise InrCodecError(f"{label} is animated; the codec stores still images, so extract one frame")
     depth = _high_depth_description(image)
     if depth:
         raise InrCodecError(
-            f"{quote(path)}: {depth} samples are not supported; convert to 8-bit (the codec stores 8-bit RGB)"
+            f"{label}: {depth} samples are not supported; convert to 8-bit (the codec stores 8-bit RGB)"
         )
     if image.mode in ALPHA_MODES or "transparency" in image.info:
         raise InrCodecError(
-            f"{quote(path)} has an alpha channel or transparency, but the codec stores RGB only; "
+            f"{label} has an alpha channel or transparency, but the codec stores RGB only; "
             "flatten it onto a background first"
         )
     if image.mode not in CONVERTIBLE_MODES:
-        raise InrCodecError(f"{quote(path)}: Pillow image mode {image.mode!r} is not supported; convert to 8-bit RGB")
+        raise InrCodecError(f"{label}: Pillow image mode {image.mode!r} is not supported; convert to 8-bit RGB")
 
 
 def _high_depth_description(image: Image.Image) -> str | None:
@@ -102,14 +124,14 @@ def _tile_rawmode(image: Image.Image) -> str:
     return args if isinstance(args, str) else ""
 
 
-def encode_image_file(rgb: np.ndarray, path: str | os.PathLike) -> bytes:
-    """uint8 [H, W, 3] RGB or [H, W] grey -> the bytes of an image file whose format follows the extension
-    (PNG if none)."""
+def encode_image_file(rgb: np.ndarray, path: str | os.PathLike, image_format: str | None = None) -> bytes:
+    """uint8 [H, W, 3] RGB or [H, W] grey -> the bytes of an image file in image_format (a Pillow format name),
+    else the format that the extension of path names (PNG if none)."""
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or not (rgb.ndim == 2 or (rgb.ndim == 3 and rgb.shape[2] == 3)):
         raise ValueError(f"expected uint8 [H, W, 3] RGB or [H, W] grey, got {rgb.dtype} {list(rgb.shape)}")
     path = Path(path)
-    image_format = image_format_for_path(path)
+    image_format = image_format or image_format_for_path(path)
     buffer = io.BytesIO()
     try:
         # PNG at zlib level 3: half the time of the default level 6 for 1-2 % more bytes (768x512: 0.06 s, not 0.14)
@@ -120,11 +142,11 @@ def encode_image_file(rgb: np.ndarray, path: str | os.PathLike) -> bytes:
     return buffer.getvalue()
 
 
-def image_format_for_path(path: str | os.PathLike) -> str:
-    """The Pillow format that writes `path`, from its extension: PNG when there is none."""
+def image_format_for_path(path: str | os.PathLike, default: str = "PNG") -> str:
+    """The Pillow format that writes `path`, from its extension: `default` when there is none."""
     suffix = Path(path).suffix.lower()
     if not suffix:
-        return "PNG"
+        return image_format_named(default)
     # Pillow's common plugins first: loading all of them (registered_extensions) costs ~0.3 s of a 1 s decode
     Image.preinit()
     image_format = Image.EXTENSION.get(suffix)
@@ -133,6 +155,16 @@ def image_format_for_path(path: str | os.PathLike) -> str:
     if image_format is None or image_format not in Image.SAVE:
         raise InrCodecError(f"cannot write {quote(Path(path))}: unknown image extension {suffix!r} (use .png)")
     return image_format
+
+
+def image_format_named(name: str) -> str:
+    """A format name as users write it ('png', 'jpg', 'tiff') -> the Pillow format that writes it."""
+    if name.upper() == "PNG":
+        return "PNG"
+    try:
+        return image_format_for_path(Path(f"image.{name.lower().lstrip('.')}"))
+    except InrCodecError:
+        raise InrCodecError(f"unknown image format {name!r} (png, tiff, bmp, jpg, webp, ...)") from None
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:

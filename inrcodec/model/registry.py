@@ -11,7 +11,7 @@ model is missing or different instead of decoding garbage. The folder is found b
 INRCODEC_MODELS_DIR environment variable, else the copy shipped in the wheel (inrcodec/_models), else the
 repository's models/ folder (source checkout or editable install).
 
-Importing this module does not import torch; the functions that handle tensors import it themselves.
+This module never imports torch: the encoder loads tensors with encoder/model_torch.py.
 """
 
 from __future__ import annotations
@@ -22,15 +22,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import inrcodec
+import numpy as np
+
 from inrcodec.bitstream.syntax import MODEL_ID_MAX
 from inrcodec.errors import InrCodecError
 from inrcodec.media.files import atomic_write_bytes
-
-if TYPE_CHECKING:
-    import torch
 
 MODELS_ENV = "INRCODEC_MODELS_DIR"
 MANIFEST_NAME = "MANIFEST.json"
@@ -76,7 +73,7 @@ def _find_models_dir() -> Path | None:
         if not (root / MANIFEST_NAME).is_file():
             raise InrCodecError(f"{MODELS_ENV} is {configured!r}, which has no {MANIFEST_NAME}")
         return root.resolve()
-    package = Path(inrcodec.__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # inrcodec/
     for candidate in (package / "_models", package.parent / "models"):  # installed wheel, then source checkout
         if (candidate / MANIFEST_NAME).is_file():
             return candidate
@@ -182,13 +179,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_model_tensors(entry: ModelEntry) -> tuple[dict[str, "torch.Tensor"], dict[str, str]]:
-    """(tensors, safetensors metadata) of an installed model, after checking its sha256 against the manifest."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+def read_weights(entry: ModelEntry) -> bytes:
+    """The bytes of an installed model's safetensors file, after checking their sha256 against the manifest.
 
+    One read for both the hash and the parse: the bytes checked are the bytes used."""
     try:
-        # One read for both the hash and the parse: the bytes checked are the bytes used.
         data = entry.path.read_bytes()
     except FileNotFoundError:
         raise InrCodecError(
@@ -200,12 +195,24 @@ def load_model_tensors(entry: ModelEntry) -> tuple[dict[str, "torch.Tensor"], di
         raise InrCodecError(
             f"weights of model '{entry.id}' do not match their sha256 in MANIFEST.json (damaged install?)"
         )
+    return data
+
+
+def load_weight_arrays(entry: ModelEntry) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(numpy arrays, safetensors metadata) of an installed model, sha256 checked; InrCodecError if unreadable."""
+    from safetensors.numpy import load
+
+    return parse_weights(entry, read_weights(entry), load)
+
+
+def parse_weights(entry: ModelEntry, data: bytes, load) -> tuple[dict, dict[str, str]]:
+    """(load(data), metadata): load is safetensors.numpy.load or safetensors.torch.load."""
+    from safetensors import SafetensorError
+
     try:
-        tensors = load(data)
-        metadata = _safetensors_metadata(data)
+        return load(data), _safetensors_metadata(data)
     except (SafetensorError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise InrCodecError(f"weights of model '{entry.id}' are not a valid safetensors file: {exc}") from None
-    return tensors, metadata
 
 
 def _safetensors_metadata(data: bytes) -> dict[str, str]:
@@ -234,8 +241,10 @@ def find_model(model_id: str, sha256: bytes) -> ModelEntry:
 def save_model(
     out_dir: Path, model_id: str, tensors: dict, config: dict, metadata: dict[str, str] | None = None
 ) -> Path:
-    """Write out_dir/model.safetensors atomically, with the id and config in its metadata; -> its path."""
-    from safetensors.torch import save
+    """Write out_dir/model.safetensors atomically, with the id and config in its metadata; -> its path.
+
+    tensors: name -> numpy array or torch tensor (converted here, so this module never imports torch)."""
+    from safetensors.numpy import save
 
     _check_id(model_id)
     metadata = dict(metadata or {})
@@ -243,12 +252,18 @@ def save_model(
         raise ValueError("metadata may not set 'id' or 'config': save_model writes them from its arguments")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # detach/cpu/contiguous for safetensors; clone so that tensors sharing storage (tied weights) can be saved.
-    prepared = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in tensors.items()}
+    # a C-ordered copy (np.ascontiguousarray would turn a 0-d tensor into shape [1])
+    prepared = {name: np.array(_as_array(tensor), order="C") for name, tensor in tensors.items()}
     data = save(prepared, metadata={"id": model_id, "config": json.dumps(config, sort_keys=True), **metadata})
     path = out_dir / WEIGHTS_NAME
     atomic_write_bytes(path, _canonical_header(data))
     return path
+
+
+def _as_array(tensor) -> np.ndarray:
+    if hasattr(tensor, "detach"):  # a torch tensor
+        return tensor.detach().cpu().numpy()
+    return np.asarray(tensor)
 
 
 def _canonical_header(data: bytes) -> bytes:

@@ -7,7 +7,6 @@ configuration, so a damaged or foreign weights file ends in one line rather than
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,7 +17,7 @@ from inrcodec.entropy.planes import ContextNetworks
 from inrcodec.errors import InrCodecError
 from inrcodec.field.synthesis import SynthesisWeights
 from inrcodec.model.config import RATE_CODES, ModelConfig
-from inrcodec.model.registry import ModelEntry
+from inrcodec.model.registry import ModelEntry, load_weight_arrays
 
 PREFIX = "shared."
 
@@ -88,16 +87,8 @@ def shared_from_tensors(tensors: dict[str, np.ndarray], config: ModelConfig) -> 
 @lru_cache(maxsize=4)
 def load_shared(entry: ModelEntry) -> SharedDecoder:
     """The decoder's model of an installed v2 model entry (sha256 checked); InrCodecError on any problem."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load
-
+    tensors, _ = load_weight_arrays(entry)
     try:
-        data = entry.path.read_bytes()
-    except OSError as exc:
-        raise InrCodecError(f"cannot read weights of model '{entry.id}': {exc.strerror or exc}") from None
-    if hashlib.sha256(data).hexdigest() != entry.sha256:
-        raise InrCodecError(f"weights of model '{entry.id}' do not match their sha256 in MANIFEST.json (damaged install?)")
-    try:
-        return shared_from_tensors(load(data), ModelConfig.from_dict(entry.config))
-    except (SafetensorError, ValueError, TypeError) as exc:
+        return shared_from_tensors(tensors, ModelConfig.from_dict(entry.config))
+    except (ValueError, TypeError) as exc:
         raise InrCodecError(f"weights of model '{entry.id}' are not a usable v2 model: {exc}") from None

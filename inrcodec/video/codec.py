@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import torch
 
+from inrcodec.encoder.result import EncodeResult
 from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.metrics import psnr
 from inrcodec.presets import (
@@ -60,14 +61,6 @@ SEED = 0
 FIRST_FRAME_LAMBDA_SCALE = 0.5
 
 FrameProgress = Callable[[int, dict], None]
-
-
-@dataclass
-class EncodeResult:
-    """data: the .inr video file; stats: bytes, bpp, psnr_rgb (of the decoded file), encode_seconds, frames, ..."""
-
-    data: bytes
-    stats: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -181,3 +181,34 @@ def _parse_gops(buf: bytes, video: dict, config: dict) -> list[dict]:
         frames_seen += gop["n_frames"]
         gops.append(gop)
     return gops
+
+
+def describe_video(data: bytes) -> dict:
+    """The header of a video file as plain data (what `info --json` prints)."""
+    from inrcodec.video.v1.header import quant_step
+
+    file = VideoFile.from_bytes(data)
+    count = file.video["frame_count"]
+    image = file.image
+    frames = [
+        {"index": gop["first_frame"] + i, "kind": "grid" if i == 0 else "residual", "bytes": f["length"]}
+        for gop in file.gops
+        for i, f in enumerate(gop["frames"])
+    ]
+    return {
+        "format_version": f"{file.version[0]}.{file.version[1]}",
+        "kind": "video",
+        "image": image,
+        "video": file.video,
+        "model_id": file.model_id,
+        "model_sha256": file.model_sha256.hex(),
+        "field_config": file.field_config,
+        "levels": [
+            {**level, "index": i, "quant_step_value": quant_step(level["quant_step"])} for i, level in enumerate(file.levels)
+        ],
+        "groups": len(file.gops),
+        "frames": frames,
+        "file_bytes": len(data),
+        "payload_bytes": len(file.payload),
+        "bpp": len(data) * 8 / (image["width"] * image["height"] * count),
+    }

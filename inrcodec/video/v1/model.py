@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from inrcodec.encoder.model_torch import load_model_tensors
 from inrcodec.model import registry as models
 from inrcodec.bitstream.syntax import MAX_SIDE
 from inrcodec.errors import BitstreamError, InrCodecError
@@ -42,7 +43,7 @@ def _load(entry: models.ModelEntry) -> LoadedModel:
     if entry.config.get("codec", 1) != 1:
         raise InrCodecError(f"model {entry.id!r} is an image (format 2) model; video needs a v1 model such as "
                             f"{VIDEO_MODEL!r}")
-    tensors, _ = models.load_model_tensors(entry)
+    tensors, _ = load_model_tensors(entry)
     try:
         config = MetaConfig.from_dict(entry.config)
         model = MetaModel.from_tensors(config, tensors)
