@@ -11,6 +11,7 @@ import typer
 from inrcodec.cli.app import app
 from inrcodec.cli.common import JSON_HELP, Preset, choices, command_errors, print_json, quality_level
 from inrcodec.errors import InrCodecError
+from inrcodec.extras import require
 from inrcodec.presets import DEFAULT_MODEL, DEFAULT_PRESET, QUALITY_LAMBDAS
 
 @app.command("rd-curve")
@@ -48,7 +49,8 @@ def rd_curve(
     model: Annotated[str, typer.Option(help="Image model id, or 'default'.")] = DEFAULT_MODEL,
     codecs: Annotated[
         Optional[str],
-        typer.Option(help="Live baselines, comma-separated: jpeg, webp, avif, jpeg2000 (the default); or 'none'. "
+        typer.Option(help="Live baselines, comma-separated: jpeg, webp, avif, jpeg2000, jxl, heic (4:4:4), heic420 "
+                     "(the default: all); or 'none'. "
                      "With --video: inrcodec, inrcodec-image, x264, x265 (default: all four)."),
     ] = None,
     images: Annotated[
@@ -82,8 +84,11 @@ def rd_curve(
                                     "--images or --jobs")
         rd_curve_video(video, out, preset, image_preset, qualities, model, codecs, threads, fresh, as_json)
         return
+    with command_errors():
+        for module in ("scipy", "matplotlib", "pytorch_msssim"):
+            require(module, "rd-curve")
     dataset = dataset or "kodak"
-    codecs = codecs or "jpeg,webp,avif,jpeg2000"
+    codecs = codecs or "jpeg,webp,avif,jpeg2000,jxl,heic,heic420"
     qualities = qualities or ",".join(map(str, QUALITY_LAMBDAS))
     with command_errors():
         from inrcodec.rd import codecs as rdcodecs
@@ -133,6 +138,8 @@ def rd_curve_video(video: Path, out: Path | None, preset: str, image_preset: str
     from inrcodec.rd import video_report as rdvideoresults
 
     with command_errors():
+        for module in ("scipy", "matplotlib", "av"):
+            require(module, "rd-curve --video")
         presets = [choices(text, [p.value for p in Preset], "preset") for text in (preset, image_preset or preset)]
         if any(len(chosen) > 1 for chosen in presets):
             raise InrCodecError("--video takes one --preset (and one --image-preset)")

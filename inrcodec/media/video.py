@@ -29,13 +29,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
 
+from inrcodec.extras import require
 from inrcodec.errors import InrCodecError
 from inrcodec.media.files import new_file_mode, quote, reason, remove_quietly
 from inrcodec.media.images import encode_image_file, read_image
+
+av = require("av", "reading and writing clips")
 
 DEFAULT_FPS = Fraction(25)
 CONTAINER_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm"})

@@ -19,6 +19,11 @@ from inrcodec.presets import QUALITY_LAMBDAS
 JPEG_QUALITIES = tuple(range(5, 100, 5))
 WEBP_QUALITIES = tuple(range(0, 101, 5))
 AVIF_QUALITIES = tuple(range(0, 96, 5))
+# libjxl maps quality q to the Butteraugli distance 0.1 + (100 - q) * 0.09 for q >= 30, and faster below: 0..90
+# sweeps distance 0.1 + 0.9 to 25 (about 0.2 to 2.5 bpp on Kodak).
+JXL_QUALITIES = (0, 2) + tuple(range(5, 95, 5))
+# HEIC quality 70 is already about 3 bpp on Kodak.
+HEIC_QUALITIES = tuple(range(0, 75, 5))
 # JPEG 2000 is swept by target rate: the compression ratio 24 / bpp for 8-bit RGB.
 J2K_TARGET_BPP = (0.08, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
 
@@ -84,6 +89,42 @@ class PillowJpeg2000(PillowCodec):
         return {"quality_mode": "rates", "quality_layers": [24.0 / float(quality)], **dict(self.options)}
 
 
+@dataclass(frozen=True)
+class PluginCodec(PillowCodec):
+    """A format that a Pillow plugin package adds: JPEG XL (pillow-jxl-plugin), HEIC (pillow-heif, x265)."""
+
+    plugin: str = ""  # the module that registers the format
+    distribution: str = ""  # its PyPI name, for config()
+
+    def _register(self) -> None:
+        from inrcodec.extras import require
+
+        module = require(self.plugin, f"the {self.name} baseline")
+        if hasattr(module, "register_heif_opener"):
+            module.register_heif_opener()
+
+    def encode(self, rgb, quality):
+        self._register()
+        return super().encode(rgb, quality)
+
+    def decode(self, data):
+        self._register()
+        return super().decode(data)
+
+    def config(self):
+        from importlib.metadata import version
+
+        import PIL
+
+        self._register()
+        library = version(self.distribution)
+        if self.plugin == "pillow_heif":
+            from pillow_heif import libheif_info
+
+            library += f", libheif {libheif_info()['libheif']}, {libheif_info()['HEIF']}"
+        return {"codec": self.name, "pillow": PIL.__version__, self.library: library, "settings": self.settings}
+
+
 BASELINES = {
     codec.name: codec
     for codec in (
@@ -97,6 +138,13 @@ BASELINES = {
         PillowJpeg2000("jpeg2000", "JPEG 2000 (Pillow/OpenJPEG)", "live", J2K_TARGET_BPP, "JPEG2000", "openjpeg",
                        "jpg_2000", "irreversible 9/7, mct=1, one layer at compression ratio 24/quality (quality = bpp)",
                        (("irreversible", True), ("mct", 1))),
+        PluginCodec("jxl", "JPEG XL (libjxl, effort 7)", "live", JXL_QUALITIES, "JXL", "pillow-jxl-plugin", "",
+                    "lossy, effort 7, 1 thread, quality (libjxl maps it to a distance)",
+                    (("effort", 7), ("num_threads", 1)), "pillow_jxl", "pillow-jxl-plugin"),
+        PluginCodec("heic", "HEIC (libheif/x265, 4:4:4)", "live", HEIC_QUALITIES, "HEIF", "pillow-heif", "",
+                    "x265 through libheif, 4:4:4, quality", (("chroma", 444),), "pillow_heif", "pillow-heif"),
+        PluginCodec("heic420", "HEIC (libheif/x265, 4:2:0)", "live", HEIC_QUALITIES, "HEIF", "pillow-heif", "",
+                    "x265 through libheif, 4:2:0, quality", (("chroma", 420),), "pillow_heif", "pillow-heif"),
     )
 }
 
@@ -156,14 +204,18 @@ def inrcodec_codec(preset: str, model: str = "default", steps: int | None = None
 
 
 def baseline_codecs(names: list[str]) -> list[Codec]:
-    """Live baselines by name (jpeg, webp, avif, jpeg2000); InrCodecError for an unknown or unavailable one."""
+    """Live baselines by name (jpeg, webp, avif, jpeg2000, jxl, heic, heic420); InrCodecError for an unknown or
+    unavailable one."""
     from PIL import features
 
     codecs = []
     for name in names:
         if name not in BASELINES:
             raise InrCodecError(f"unknown baseline codec {name!r}; choose from {', '.join(BASELINES)} or none")
-        if not features.check(BASELINES[name].feature):
+        codec = BASELINES[name]
+        if isinstance(codec, PluginCodec):
+            codec._register()
+        elif not features.check(codec.feature):
             raise InrCodecError(f"this Pillow has no {name} support; install a Pillow wheel with it or drop {name}")
-        codecs.append(BASELINES[name])
+        codecs.append(codec)
     return codecs
