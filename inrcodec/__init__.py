@@ -8,7 +8,7 @@ Importing the package is cheap: the names below are loaded from inrcodec.api on 
 the functions that encode. `import inrcodec.pillow` lets Pillow open and save .inr files.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["EncodeResult", "InrCodecError", "decode", "decode_frame", "encode", "info"]
 

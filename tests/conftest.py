@@ -1,10 +1,16 @@
-"""Fixtures shared by several test files."""
+"""Fixtures shared by several test files, and the process settings the CLI makes (passive OpenMP waits, large
+blocks kept on the heap) applied before anything imports torch: beside another busy process, spinning OpenMP
+threads made the suite several times slower."""
 
 import urllib.error
 
 import pytest
 
-from inrcodec.rd import datasets
+from inrcodec.runtime import tune_process
+
+tune_process()
+
+from inrcodec.rd import datasets  # noqa: E402  (after tune_process, which must run before torch is imported)
 
 
 @pytest.fixture()

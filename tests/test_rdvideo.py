@@ -3,7 +3,6 @@ x264 rows from real packets, the results files, resume, refused inputs and the C
 inrcodec's codecs are replaced by fakes of the same API here (a real one runs in the slow test at the end)."""
 
 import hashlib
-import importlib.util
 import json
 import sys
 import types
@@ -294,7 +293,6 @@ def test_cli_missing_clip(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("inrcodec.video.codec") is None, reason="no inrcodec.video.codec yet")
 def test_real_video_codec_on_a_tiny_clip(clip_dir, tmp_path):
     clip = rdvideo.open_clip(clip_dir)
     summary = rdvideo.run(clip, rdvideo.video_codecs(["inrcodec"], (1,), "fast", "fast", "default"), tmp_path)
