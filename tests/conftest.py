@@ -1,7 +1,9 @@
 """Fixtures shared by several test files, and the process settings the CLI makes (passive OpenMP waits, large
 blocks kept on the heap) applied before anything imports torch: beside another busy process, spinning OpenMP
-threads made the suite several times slower."""
+threads made the suite several times slower. Under pytest-xdist (the default, `-n auto` in pyproject.toml) each
+worker gets its share of the CPUs as torch threads."""
 
+import os
 import urllib.error
 
 import pytest
@@ -9,6 +11,9 @@ import pytest
 from inrcodec.runtime import tune_process
 
 tune_process()
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # pytest -n N: the CPUs are shared out, not oversubscribed
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 from inrcodec.rd import datasets  # noqa: E402  (after tune_process, which must run before torch is imported)
 

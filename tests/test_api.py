@@ -126,6 +126,7 @@ def test_import_is_lazy_and_decoding_never_imports_torch(result, tmp_path, tiny_
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs(tiny_model):
     """The README's Python example, as written, from the repository root (with the small model, for speed)."""
     from pathlib import Path

@@ -86,6 +86,7 @@ def test_a_committed_jpeg_row_is_reproduced(folder, image):
     assert (row["sha256"], row["psnr_rgb"]) == (committed["sha256"], committed["psnr_rgb"])
 
 
+@pytest.mark.slow
 def test_a_committed_v2_row_is_reproduced():
     """Re-encodes one committed row: same size and PSNR everywhere, the same bytes on the same kind of CPU.
 

@@ -72,7 +72,7 @@ def test_a_decode_only_install_decodes_a_vector(wheel, tmp_path):
     checked = subprocess.run([str(python), "-c", CHECK, str(vector), str(png)], env=environment, cwd=tmp_path,
                              capture_output=True, text=True)  # fmt: skip
     assert checked.returncode == 0, checked.stderr
-    assert json.loads(checked.stdout) == {"loaded": [], "installed": [], "version": "2.0"}
+    assert json.loads(checked.stdout) == {"loaded": [], "installed": [], "version": "2.1"}
     cli = subprocess.run([str(env_dir / "bin" / "inrcodec"), "decode", str(vector), "-o", str(tmp_path / "out.png")],
                          env=environment, capture_output=True, text=True)  # fmt: skip
     assert cli.returncode == 0, cli.stderr

@@ -139,6 +139,7 @@ def test_unknown_image_subset_is_an_error(dataset, tmp_path):
         rdcurve.run(dataset, [rdcodecs.BASELINES["jpeg"]], tmp_path, {"jpeg": (50,)}, images=["gamma"])
 
 
+@pytest.mark.slow
 def test_parallel_jobs_give_the_same_bytes_as_one_process(dataset, tmp_path):
     codecs = [rdcodecs.BASELINES["jpeg"], inr_codec()]
     qualities = {"jpeg": (40,), codecs[1].name: (4,)}

@@ -61,7 +61,7 @@ def test_refinement_never_ends_worse_than_the_prediction(v2_model):
     """The refined latents are kept only where their (rounded, estimated) cost beats the prediction's, so the
     coded files' costs come out no higher, up to the coder's overhead."""
     pixels = sample_image(48, 48, seed=2)
-    for quality in (1, 3, 8):
+    for quality in (1, 8):
         costs = []
         for steps in (0, 30):
             stats = api.encode_image(pixels, quality=quality, steps=steps).stats
