@@ -111,6 +111,7 @@ def describe_image(data: bytes) -> dict:
     file = parse_image(data, max_pixels=1 << 62)
     shapes = [level_shape(file.height, file.width, level) for level in range(file.n_levels)]
     return {
+        "kind": "image",
         "file_bytes": len(data),
         "bpp": len(data) * 8 / (file.width * file.height),
         "format_version": f"{major}.{minor}",

@@ -208,6 +208,14 @@ def test_cli_encode_decode_info_and_one_frame(tmp_path):
     single = tmp_path / "f2.png"
     assert runner.invoke(app, ["decode", str(encoded), "--frame", "2", "-o", str(single)]).exit_code == 0
     np.testing.assert_array_equal(np.asarray(Image.open(single)), frames[2])
+    piped = runner.invoke(app, ["decode", "-", "--frame", "2", "-o", "-"], input=encoded.read_bytes())
+    assert piped.exit_code == 0 and piped.stdout_bytes == single.read_bytes()
+    whole = runner.invoke(app, ["decode", str(encoded), "-o", "-"])
+    assert whole.exit_code == 1 and "cannot be written to stdout" in whole.stderr
+    import inrcodec
+
+    np.testing.assert_array_equal(inrcodec.decode_frame(encoded, 2), frames[2])
+    assert inrcodec.info(encoded)["kind"] == "video"
     missing = runner.invoke(app, ["decode", str(encoded), "--frame", "3", "-o", str(tmp_path / "f3.png")])
     assert missing.exit_code == 1 and "does not exist" in missing.output and not (tmp_path / "f3.png").exists()
 

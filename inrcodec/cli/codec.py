@@ -372,11 +372,11 @@ def decode_one(source: str, destination: str, chosen_format: str | None, frame: 
         raise InrCodecError("refusing to write image bytes to a terminal; redirect stdout or give --output FILE")
     data = read_input(source)
     if naming_file(Path(label), is_video, data):
-        if to_stdout and frame is None:
-            raise InrCodecError(f"{label!r} is a clip, which cannot be written to stdout; use --frame K or a file")
+        if to_stdout:
+            return frame_to_stdout(data, label, frame, chosen_format)
         if frame is not None or Path(destination).suffix:
             check_output_path(Path(destination), force, None if source == STDIO else Path(source))
-        if frame is not None and not to_stdout:
+        if frame is not None:
             image_format_for_path(destination, chosen_format or "PNG")
         stats = naming_file(Path(label), decode_clip, data, Path(destination), frame)
         return {"input": label, **stats}
@@ -397,6 +397,24 @@ def decode_one(source: str, destination: str, chosen_format: str | None, frame: 
     height, width = rgb.shape[:2]
     return {"input": label, "output": destination, "bytes": len(data), "bpp": len(data) * 8 / (width * height),
             "width": width, "height": height, "decode_seconds": decode_seconds}  # fmt: skip
+
+
+def frame_to_stdout(data: bytes, label: str, frame: int | None, chosen_format: str | None) -> dict:
+    """`decode CLIP --frame K -o -`: one frame as an image on stdout (a whole clip has no stdout form)."""
+    if frame is None:
+        raise InrCodecError(f"{label!r} is a clip, which cannot be written to stdout; use --frame K or a file")
+    from inrcodec.api import decode_frame
+    from inrcodec.video.file import VideoFile
+
+    start = time.perf_counter()
+    rgb = naming_file(Path(label), decode_frame, data, frame)
+    count = VideoFile.from_bytes(data).video["frame_count"]
+    decode_seconds = time.perf_counter() - start
+    write_output(STDIO, encode_image_file(rgb, Path("frame"), chosen_format or "PNG"))
+    height, width = rgb.shape[:2]
+    return {"input": label, "output": STDIO, "bytes": len(data), "bpp": len(data) * 8 / (width * height * count),
+            "width": width, "height": height, "frames_in_file": count, "frames_written": 1, "frame": frame,
+            "decode_seconds": decode_seconds}  # fmt: skip
 
 
 def report_decoded(stats: dict, voice: Voice) -> None:
