@@ -43,16 +43,19 @@ def encode(
     return encode_image(pixels, quality, preset, steps, model, progress=progress)
 
 
-def decode(data: FileInput, max_pixels: int | None = None) -> np.ndarray:
+def decode(data: FileInput, max_pixels: int | None = None, *, region: tuple[int, int, int, int] | None = None,
+           scale: float | None = None) -> np.ndarray:  # fmt: skip
     """An .inr image (bytes or a path) -> uint8 [H, W, 3] RGB or [H, W] grey. Never imports torch.
 
-    max_pixels refuses larger images (a few hundred bytes can claim a huge one); a clip needs decode_frame."""
+    scale renders the field at scale x the coded size (0.25: a thumbnail, 2: a smooth upscale); region
+    (x, y, w, h, in pixels of that output) renders only that box. max_pixels refuses larger outputs (a few
+    hundred bytes can claim a huge image); a clip needs decode_frame."""
     data = file_bytes(data)
     from inrcodec.video.file import is_video
 
     if is_video(data):
         raise InrCodecError("this is a video file; use inrcodec.decode_frame(data, index)")
-    return decode_image(data, max_pixels)
+    return decode_image(data, max_pixels, region, scale)
 
 
 def decode_frame(data: FileInput, index: int) -> np.ndarray:
@@ -173,9 +176,14 @@ def encode_to_bpp(
     return EncodeResult(search.data, stats)
 
 
-def decode_image(data: bytes, max_pixels: int | None = None) -> np.ndarray:
-    """Bytes of a format 2 image file -> uint8 [H, W, 3] RGB or [H, W] grey; InrCodecError on any problem."""
+def decode_image(data: bytes, max_pixels: int | None = None, region: tuple[int, int, int, int] | None = None,
+                 scale: float | None = None) -> np.ndarray:  # fmt: skip
+    """Bytes of a format 2 image file -> uint8 [H, W, 3] RGB or [H, W] grey; InrCodecError on any problem.
+
+    scale: render at scale x the coded size; region: (x, y, w, h) of the output to render (the rest is not
+    computed)."""
     from inrcodec import decoder
     from inrcodec.bitstream.image_v2 import DEFAULT_MAX_PIXELS
 
-    return decoder.decode_image(data, DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels).pixels
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    return decoder.decode_image(data, limit, region, scale).pixels

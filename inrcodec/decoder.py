@@ -13,7 +13,7 @@ from inrcodec.bitstream.container import PREAMBLE, MAGIC
 from inrcodec.bitstream.image_v2 import DEFAULT_MAX_PIXELS, ImageFile, parse_image
 from inrcodec.entropy.planes import decode_latents
 from inrcodec.errors import BitstreamError, InrCodecError
-from inrcodec.field.synthesis import SynthesisWeights, render, to_uint8
+from inrcodec.field.synthesis import SynthesisWeights, View, render, to_uint8
 from inrcodec.model.config import level_shape
 from inrcodec.model.shared import SharedDecoder, load_shared
 from inrcodec.model.registry import find_model
@@ -77,12 +77,40 @@ def synthesis_of(file: ImageFile, shared: SharedDecoder) -> SynthesisWeights:
         raise BitstreamError(f"MODU section does not fit model '{file.model_id}': {exc}") from None
 
 
-def render_latents(file: ImageFile, shared: SharedDecoder, latents: list[np.ndarray]) -> np.ndarray:
-    return render(latents, shared.gains(file.rate_code), synthesis_of(file, shared), file.height, file.width)
+def render_latents(file: ImageFile, shared: SharedDecoder, latents: list[np.ndarray],
+                   view: View | None = None) -> np.ndarray:  # fmt: skip
+    return render(latents, shared.gains(file.rate_code), synthesis_of(file, shared), file.height, file.width,
+                  view=view)  # fmt: skip
 
 
-def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
-    """Bytes of a format 2 image file -> the decoded image. InrCodecError (one line) on any problem."""
+def view_of(file: ImageFile, region: tuple[int, int, int, int] | None, scale: float | None, max_pixels: int) -> View:
+    """The View for a decode at `scale` (None: the coded size) of `region` (x, y, w, h on the output grid; None:
+    all of it); InrCodecError for a box outside the image, an empty one, or an output over max_pixels."""
+    if scale is None:
+        out_height, out_width = file.height, file.width
+    else:
+        if not (isinstance(scale, (int, float)) and 0 < scale < float("inf")):
+            raise InrCodecError(f"the scale must be a positive number, got {scale}")
+        out_height, out_width = max(1, round(file.height * scale)), max(1, round(file.width * scale))
+    if region is None:
+        x, y, w, h = 0, 0, out_width, out_height
+    else:
+        x, y, w, h = region
+        if w <= 0 or h <= 0:
+            raise InrCodecError(f"the region {x},{y},{w},{h} is empty (width and height must be positive)")
+        if x < 0 or y < 0 or x + w > out_width or y + h > out_height:
+            raise InrCodecError(f"the region {x},{y},{w},{h} is not inside the {out_width}x{out_height} image")
+    if w * h > max_pixels:
+        raise InrCodecError(f"the output of {w}x{h} is over the limit of {max_pixels} pixels (--max-pixels)")
+    return View(out_height, out_width, y, x, y + h, x + w)
+
+
+def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, region: tuple[int, int, int, int] | None = None,
+                 scale: float | None = None) -> DecodedImage:  # fmt: skip
+    """Bytes of a format 2 image file -> the decoded image. InrCodecError (one line) on any problem.
+
+    scale renders the field at scale x the coded size (any positive number); region (x, y, w, h, on that grid)
+    renders only that window, and equals the same window of the whole decode."""
     major, minor = file_version(data)
     if major == 1:
         raise BitstreamError(
@@ -90,11 +118,12 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
             "(and 1.2 video): decode it with inrcodec 0.1 (pip install inrcodec==0.1.0)"
         )
     file = parse_image(data, max_pixels)
+    view = view_of(file, region, scale, max_pixels)
     shared = model_for(file)
     synthesis_of(file, shared)  # a misfit modulation is refused before any decoding work
     try:
         latents = decode_file_latents(file, shared)
-        pixels = pixels_of(render_latents(file, shared, latents), file.channels)
+        pixels = pixels_of(render_latents(file, shared, latents, view), file.channels)
     except MemoryError:
         raise InrCodecError(f"not enough memory to decode a {file.width}x{file.height} image") from None
     return DecodedImage(pixels, file)

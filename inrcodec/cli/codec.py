@@ -327,6 +327,16 @@ def decode(
         typer.Option("--max-pixels", min=1, help="Refuse images larger than this (a few hundred bytes can claim a "
                      "huge blank image); raise it for files you trust."),
     ] = 1 << 25,
+    region: Annotated[
+        Optional[str],
+        typer.Option("--region", metavar="X,Y,W,H", help="Images only: decode just this box (pixels of the output, "
+                     "after --scale); only its pixels are rendered."),
+    ] = None,
+    scale: Annotated[
+        Optional[float],
+        typer.Option("--scale", help="Images only: render the field at this many times "
+                     "the coded size (0.25: a quick thumbnail, 2: a smooth upscale)."),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP + " One line per file.")] = False,
     quiet: QuietOption = False,
@@ -334,17 +344,19 @@ def decode(
 ) -> None:
     """Decode .inr files to images, or a clip to a video or frames.
 
-    Images are decoded to 8-bit RGB or grey; a clip to a video, a folder of frames or one frame. A summary per file goes to stderr. With several INPUTs, a file that fails is reported and the others go on;
-    the exit status is 1 if any failed.
+    Images are decoded to 8-bit RGB or grey, whole or a --region, at the coded size or a --scale; a clip to a
+    video, a folder of frames or one frame. A summary per file goes to stderr. With several INPUTs, a file that
+    fails is reported and the others go on; the exit status is 1 if any failed.
     """
     voice = Voice(quiet, verbose)
     with command_errors():
+        box = parse_box(region) if region is not None else None
         chosen_format = image_format_named(image_format) if image_format else None
         extension = "." + (image_format or "png").lower().lstrip(".")
         pairs = output_pairs(inputs, output, out_dir, lambda name: Path(name).stem + extension)
     failures = 0
     for source, destination in pairs:
-        arguments = (source, destination, chosen_format, frame, max_pixels, force, voice)
+        arguments = (source, destination, DecodeSettings(chosen_format, frame, max_pixels, box, scale, force), voice)
         if len(pairs) == 1:
             with command_errors():
                 outcome = decode_one(*arguments)
@@ -361,17 +373,38 @@ def decode(
         end_batch(len(pairs), failures, "decoded", voice)
 
 
-def decode_one(source: str, destination: str, chosen_format: str | None, frame: int | None, max_pixels: int,
-               force: bool, voice: Voice) -> dict:  # fmt: skip
+def parse_box(text: str) -> tuple[int, int, int, int]:
+    """'x,y,w,h' -> four integers; InrCodecError otherwise (the decoder checks the box against the image)."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 4 or not all(part.lstrip("-").isdigit() for part in parts):
+        raise InrCodecError(f"--region takes x,y,w,h in whole pixels, got {text!r}")
+    x, y, w, h = map(int, parts)
+    return x, y, w, h
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    image_format: str | None
+    frame: int | None
+    max_pixels: int
+    region: tuple[int, int, int, int] | None
+    scale: float | None
+    force: bool
+
+
+def decode_one(source: str, destination: str, settings: DecodeSettings, voice: Voice) -> dict:
     """Decode one .inr input (a path or '-') to one output (a path or '-'); -> what was written."""
     from inrcodec.video.file import is_video
 
+    chosen_format, frame, force = settings.image_format, settings.frame, settings.force
     label = "stdin" if source == STDIO else source
     to_stdout = destination == STDIO
     if to_stdout and sys.stdout.isatty():
         raise InrCodecError("refusing to write image bytes to a terminal; redirect stdout or give --output FILE")
     data = read_input(source)
     if naming_file(Path(label), is_video, data):
+        if settings.region is not None or settings.scale is not None:
+            raise InrCodecError(f"{label!r} is a clip; --region and --scale are for images")
         if to_stdout:
             return frame_to_stdout(data, label, frame, chosen_format)
         if frame is not None or Path(destination).suffix:
@@ -388,15 +421,17 @@ def decode_one(source: str, destination: str, chosen_format: str | None, frame: 
     output_format = chosen_format or "PNG" if to_stdout else image_format_for_path(destination, chosen_format or "PNG")
     if output_format in LOSSY_FORMATS:
         voice.say(f"note: {output_format} is lossy: the decoded pixels are re-compressed (use .png to keep them)")
-    from inrcodec.api import decode_image
+    from inrcodec.api import decode_image, info
 
     start = time.perf_counter()
-    rgb = naming_file(Path(label), decode_image, data, max_pixels)
+    rgb = naming_file(Path(label), decode_image, data, settings.max_pixels, settings.region, settings.scale)
     decode_seconds = time.perf_counter() - start
     write_output(destination, encode_image_file(rgb, Path(destination), output_format))
     height, width = rgb.shape[:2]
-    return {"input": label, "output": destination, "bytes": len(data), "bpp": len(data) * 8 / (width * height),
-            "width": width, "height": height, "decode_seconds": decode_seconds}  # fmt: skip
+    coded = info(data)["image"] if settings.region or settings.scale else {"width": width, "height": height}
+    return {"input": label, "output": destination, "bytes": len(data),
+            "bpp": len(data) * 8 / (coded["width"] * coded["height"]), "width": width, "height": height,
+            "region": settings.region, "scale": settings.scale, "decode_seconds": decode_seconds}  # fmt: skip
 
 
 def frame_to_stdout(data: bytes, label: str, frame: int | None, chosen_format: str | None) -> dict:
