@@ -10,11 +10,11 @@ the functions that encode. `import inrcodec.pillow` lets Pillow open and save .i
 
 __version__ = "0.3.0"
 
-__all__ = ["EncodeResult", "InrCodecError", "decode", "decode_frame", "encode", "info"]
+__all__ = ["EncodeResult", "InrCodecError", "crop", "decode", "decode_frame", "encode", "info"]
 
 
 def __getattr__(name: str):
-    if name in ("encode", "decode", "decode_frame", "info", "EncodeResult"):
+    if name in ("encode", "decode", "decode_frame", "info", "crop", "EncodeResult"):
         from inrcodec import api
 
         return getattr(api, name)

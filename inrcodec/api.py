@@ -29,18 +29,20 @@ FileInput = Union[bytes, bytearray, memoryview, str, os.PathLike]
 
 def encode(
     image: ImageInput, quality: int = DEFAULT_QUALITY, preset: str = DEFAULT_PRESET, *,
-    target_bpp: float | None = None, steps: int | None = None, model: str = DEFAULT_MODEL, progress=None,
+    target_bpp: float | None = None, steps: int | None = None, model: str = DEFAULT_MODEL, tile: int | None = None,
+    progress=None,
 ) -> EncodeResult:
     """Encode an image to .inr bytes -> EncodeResult (.data, .bpp, .psnr, .seconds; .save(path)).
 
     image: a path to an image file, a PIL image, or a uint8 [H, W, 3] RGB / [H, W] grey array.
     quality 1..8 (higher: better and bigger) or target_bpp (searched with real encodes); preset fast, medium or
-    slow (refinement steps, overridden by steps); model: an installed model id. progress(step, metrics) is
-    called after each refinement step. InrCodecError on any problem with the input."""
+    slow (refinement steps, overridden by steps); model: an installed model id; tile: the side of the tiles
+    in pixels (0: untiled; None: the default). progress(step, metrics) is called after each refinement step.
+    InrCodecError on any problem with the input."""
     pixels = image_pixels(image)
     if target_bpp is not None:
-        return encode_to_bpp(pixels, target_bpp, preset, steps, model, progress=progress)
-    return encode_image(pixels, quality, preset, steps, model, progress=progress)
+        return encode_to_bpp(pixels, target_bpp, preset, steps, model, progress=progress, tile=tile)
+    return encode_image(pixels, quality, preset, steps, model, progress=progress, tile=tile)
 
 
 def decode(data: FileInput, max_pixels: int | None = None, *, region: tuple[int, int, int, int] | None = None,
@@ -56,6 +58,31 @@ def decode(data: FileInput, max_pixels: int | None = None, *, region: tuple[int,
     if is_video(data):
         raise InrCodecError("this is a video file; use inrcodec.decode_frame(data, index)")
     return decode_image(data, max_pixels, region, scale)
+
+
+def crop(data: FileInput, box: tuple[int, int, int, int]) -> bytes:
+    """A new .inr file that decodes to `box` (x, y, w, h of the image) of `data` (bytes or a path), without
+    re-encoding: it keeps only the tiles that cover the box. Its pixels equal the whole file's inside the box,
+    except near box edges that are not image edges (README "Tiles")."""
+    from inrcodec.recode import crop as crop_file
+
+    return crop_file(file_bytes(data), tuple(int(v) for v in box))
+
+
+def tile_log2_for(tile: int | None) -> int | None:
+    """--tile in pixels (0: untiled, None: the default) -> log2 of it; InrCodecError unless a power of two in
+    64..16384."""
+    from inrcodec.bitstream.image_v2 import MAX_TILE_LOG2, MIN_TILE_LOG2
+    from inrcodec.recode import DEFAULT_TILE_LOG2
+
+    if tile is None:
+        return DEFAULT_TILE_LOG2
+    if tile == 0:
+        return None
+    if tile < 1 or tile & (tile - 1) or not MIN_TILE_LOG2 <= tile.bit_length() - 1 <= MAX_TILE_LOG2:
+        raise InrCodecError(f"the tile size must be 0 (untiled) or a power of two from {1 << MIN_TILE_LOG2} to "
+                            f"{1 << MAX_TILE_LOG2} pixels, got {tile}")  # fmt: skip
+    return tile.bit_length() - 1
 
 
 def decode_frame(data: FileInput, index: int) -> np.ndarray:
@@ -133,26 +160,27 @@ def preset_steps(preset: str, steps: int | None) -> int:
 
 def encode_image(
     pixels: np.ndarray, quality: int = DEFAULT_QUALITY, preset: str = DEFAULT_PRESET, steps: int | None = None,
-    model: str | None = DEFAULT_MODEL, lam: float | None = None, progress=None,
+    model: str | None = DEFAULT_MODEL, lam: float | None = None, progress=None, tile: int | None = None,
 ):
     """Encode uint8 [H, W, 3] RGB or [H, W] grey -> EncodeResult (data: the .inr bytes; stats from its decode).
 
-    lam, when given, replaces the quality's rate weight (rate control searches it)."""
+    lam, when given, replaces the quality's rate weight (rate control searches it); tile: see encode."""
     from inrcodec.encoder.image import encode_image as encode_v2
 
     if quality not in QUALITY_LAMBDAS:
         raise InrCodecError(f"quality must be one of 1..8, got {quality}")
     check_image_array(pixels)
     n_steps = preset_steps(preset, steps)
+    tile_log2 = tile_log2_for(tile)
     result = encode_v2(pixels, resolve_model(model), lam=QUALITY_LAMBDAS[quality] if lam is None else lam,
-                       steps=n_steps, progress=progress)  # fmt: skip
+                       steps=n_steps, progress=progress, tile_log2=tile_log2)  # fmt: skip
     result.stats.update({"quality": quality if lam is None else None, "preset": preset})
     return result
 
 
 def encode_to_bpp(
     pixels: np.ndarray, target_bpp: float, preset: str = DEFAULT_PRESET, steps: int | None = None,
-    model: str | None = DEFAULT_MODEL, progress=None, on_trial=None, tolerance: float = 0.05,
+    model: str | None = DEFAULT_MODEL, progress=None, on_trial=None, tolerance: float = 0.05, tile: int | None = None,
 ):
     """Encode at the rate weight whose file lands within `tolerance` of target_bpp (or the nearest found).
 
@@ -163,10 +191,11 @@ def encode_to_bpp(
         raise InrCodecError(f"--target-bpp must be a positive number, got {target_bpp}")
     check_image_array(pixels)
     preset_steps(preset, steps)
+    tile_log2_for(tile)
     started = time.perf_counter()
 
     def encode_at(lam: float) -> tuple[bytes, dict]:
-        result = encode_image(pixels, preset=preset, steps=steps, model=model, lam=lam, progress=progress)
+        result = encode_image(pixels, preset=preset, steps=steps, model=model, lam=lam, progress=progress, tile=tile)
         return result.data, result.stats
 
     search = search_lambda(encode_at, target_bpp, QUALITY_LAMBDAS[DEFAULT_QUALITY], tolerance, on_trial=on_trial)

@@ -40,7 +40,7 @@ class InrImageFile(ImageFile.ImageFile):
             raise SyntaxError("this .inr file is a clip; use inrcodec.decode_frame")
         image = header["image"]
         self._mode = "L" if image["channels"] == 1 else "RGB"
-        self._size = (image["width"], image["height"])
+        self._size = tuple(header["box"][2:])  # a cropped file shows a box of its canvas
         self.info["inr"] = {key: header[key] for key in ("format_version", "model_id", "lambda", "bpp")}
         self._inr_data = data
         self.tile = []

@@ -59,6 +59,7 @@ class EncodeSettings:
     model: str
     target_bpp: float | None
     gop: int
+    tile: int | None
 
 
 @app.command()
@@ -107,6 +108,12 @@ def encode(
             "longer groups cost fewer bits, shorter ones decode a single frame faster.",
         ),
     ] = DEFAULT_GOP,
+    tile: Annotated[
+        Optional[int],
+        typer.Option("--tile", help="Images: code the latents in square tiles of this many pixels (a power of two, "
+                     "64..16384; 0: one stream), so that `crop` and `decode --region` read only the tiles they "
+                     "need. Default: see README \"Tiles\"."),
+    ] = None,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Files encoded at once (processes sharing the CPUs' threads).")
     ] = 1,
@@ -123,7 +130,7 @@ def encode(
     go on; the exit status is 1 if any failed.
     """
     voice = Voice(quiet, verbose)
-    settings = EncodeSettings(quality, preset.value, steps, model, target_bpp, gop)
+    settings = EncodeSettings(quality, preset.value, steps, model, target_bpp, gop, tile)
     with command_errors():
         pairs = output_pairs(inputs, output, out_dir, lambda name: Path(name).stem + ".inr")
         for source, destination in pairs:
@@ -209,10 +216,11 @@ def encode_pixels(pixels, settings: EncodeSettings, voice: Voice, progress: bool
     with fit_progress(total_steps, progress) as on_step:
         if settings.target_bpp is None:
             result = encode_image(pixels, quality=settings.quality, preset=settings.preset, steps=settings.steps,
-                                  model=settings.model, progress=on_step)  # fmt: skip
+                                  model=settings.model, progress=on_step, tile=settings.tile)  # fmt: skip
             return result.data, result.stats
         result = encode_to_bpp(pixels, settings.target_bpp, settings.preset, settings.steps, settings.model,
-                               progress=on_step, on_trial=lambda trial: report_trial(trial, voice))  # fmt: skip
+                               progress=on_step, on_trial=lambda trial: report_trial(trial, voice),
+                               tile=settings.tile)  # fmt: skip
     if not result.stats["target_reached"]:
         voice.say(f"note: {settings.target_bpp:g} bpp is not reachable within 5 %; nearest found: "
                   f"{result.stats['bpp']:.4f} bpp")  # fmt: skip
@@ -373,11 +381,11 @@ def decode(
         end_batch(len(pairs), failures, "decoded", voice)
 
 
-def parse_box(text: str) -> tuple[int, int, int, int]:
+def parse_box(text: str, option: str = "--region") -> tuple[int, int, int, int]:
     """'x,y,w,h' -> four integers; InrCodecError otherwise (the decoder checks the box against the image)."""
     parts = [part.strip() for part in text.split(",")]
     if len(parts) != 4 or not all(part.lstrip("-").isdigit() for part in parts):
-        raise InrCodecError(f"--region takes x,y,w,h in whole pixels, got {text!r}")
+        raise InrCodecError(f"{option} takes x,y,w,h in whole pixels, got {text!r}")
     x, y, w, h = map(int, parts)
     return x, y, w, h
 
@@ -428,9 +436,9 @@ def decode_one(source: str, destination: str, settings: DecodeSettings, voice: V
     decode_seconds = time.perf_counter() - start
     write_output(destination, encode_image_file(rgb, Path(destination), output_format))
     height, width = rgb.shape[:2]
-    coded = info(data)["image"] if settings.region or settings.scale else {"width": width, "height": height}
+    shown = info(data)["box"][2:] if settings.region or settings.scale else (width, height)  # pixels the file shows
     return {"input": label, "output": destination, "bytes": len(data),
-            "bpp": len(data) * 8 / (coded["width"] * coded["height"]), "width": width, "height": height,
+            "bpp": len(data) * 8 / (shown[0] * shown[1]), "width": width, "height": height,
             "region": settings.region, "scale": settings.scale, "decode_seconds": decode_seconds}  # fmt: skip
 
 
@@ -461,6 +469,44 @@ def report_decoded(stats: dict, voice: Voice) -> None:
         voice.say(f"{name}: {stats['width']}x{stats['height']} from {stats['bytes']} bytes ({stats['bpp']:.4f} bpp), "
                   f"{stats['decode_seconds']:.2f} s")  # fmt: skip
     voice.detail(f"  from {stats['input']}")
+
+
+@app.command()
+def crop(
+    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="The .inr image to crop ('-': stdin).")],
+    box: Annotated[str, typer.Option("--box", metavar="X,Y,W,H", help="The box to keep, in pixels of the image.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The .inr file to write ('-': stdout).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite OUTPUT if it exists.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Cut a box out of a .inr image without re-encoding.
+
+    The new file keeps only the tiles that cover the box (an untiled file is re-coded in 256-pixel tiles first,
+    which changes no latent). It decodes to the box: the same pixels as the whole file's, except near box edges
+    that are not image edges, where the tiles left out no longer contribute (README "Tiles").
+    """
+    from inrcodec.api import crop as crop_file
+
+    voice = Voice(quiet)
+    with command_errors():
+        chosen = parse_box(box, "--box")
+        check_encode_output(input_path, output, force)
+        label = "stdin" if input_path == STDIO else input_path
+        data = read_input(input_path)
+        from inrcodec.video.file import is_video
+
+        if naming_file(Path(label), is_video, data):
+            raise InrCodecError(f"{label!r} is a clip; crop cuts images")
+        cropped = naming_file(Path(label), crop_file, data, chosen)
+        write_output(output, cropped)
+    stats = {"input": label, "output": output, "box": list(chosen), "bytes": len(cropped), "input_bytes": len(data),
+             "bytes_ratio": len(cropped) / len(data)}  # fmt: skip
+    if json_output:
+        print_json(stats)
+    else:
+        voice.say(f"{'stdout' if output == STDIO else output}: {len(cropped)} bytes ({stats['bytes_ratio']:.0%} of "
+                  f"{len(data)}), box {','.join(map(str, chosen))}")  # fmt: skip
 
 
 @app.command()

@@ -14,13 +14,13 @@ from inrcodec import decoder
 from inrcodec.bitstream.image_v2 import DEFAULT_MAX_PIXELS, ImageFile
 from inrcodec.encoder.model_torch import load_codec_model
 from inrcodec.encoder.refine import ProgressFn, refine
-from inrcodec.entropy.planes import encode_latents
 from inrcodec.encoder.result import EncodeResult
 from inrcodec.errors import InrCodecError
 from inrcodec.metrics import psnr
 from inrcodec.model.config import lambda_rate_code, rate_code_lambda
 from inrcodec.model.shared import load_shared
 from inrcodec.model.registry import ModelEntry
+from inrcodec.recode import DEFAULT_TILE_LOG2, code_latents
 
 
 def as_target(pixels: np.ndarray) -> tuple[torch.Tensor, bool]:
@@ -41,21 +41,23 @@ def predict(entry: ModelEntry, target: torch.Tensor, rate_code: int) -> list[tor
 
 def encode_latents_to_file(
     entry: ModelEntry, latents: list[torch.Tensor], width: int, height: int, channels: int, rate_code: int,
-    modulation: torch.Tensor | None = None,
+    modulation: torch.Tensor | None = None, tile_log2: int | None = DEFAULT_TILE_LOG2,
 ) -> bytes:
-    """Float latents (rounded here) and a modulation [M] (binary16 values) or None -> the file's bytes."""
+    """Float latents (rounded here) and a modulation [M] (binary16 values) or None -> the file's bytes, in tiles
+    of 2^tile_log2 pixels (None: one stream, format 2.1)."""
     shared = load_shared(entry)
     integers = [torch.round(y)[0, 0].numpy().astype(np.int64) for y in latents]
-    payload, _ = encode_latents(integers, shared.contexts, rate_code)
     modulated = b"" if modulation is None else modulation.numpy().astype("<f2").tobytes()
-    file = ImageFile(width, height, channels, rate_code, len(integers), entry.id, bytes.fromhex(entry.sha256),
-                     payload, modulated)  # fmt: skip
+    header = ImageFile(width, height, channels, rate_code, len(integers), entry.id, bytes.fromhex(entry.sha256),
+                       b"", modulated)  # fmt: skip
+    file, _ = code_latents(header, integers, shared.contexts, tile_log2)
     return file.to_bytes()
 
 
 def encode_image(
     pixels: np.ndarray, entry: ModelEntry, lam: float | None = None, rate_code: int | None = None, steps: int = 0,
     progress: ProgressFn | None = None, proxy: str = "soft", modulate: bool = True, learning_rate: float | None = None,
+    tile_log2: int | None = DEFAULT_TILE_LOG2,
 ) -> EncodeResult:
     """uint8 [H, W, 3] RGB or [H, W] grey -> a format 2 file at a rate weight lambda (or an explicit rate code);
     modulate: let the refinement add a modulation of the synthesis where it pays; learning_rate: the refinement's
@@ -74,7 +76,7 @@ def encode_image(
     refined = refine(model, latents, measured, rate_code, lam, steps, grey=grey, progress=progress, proxy=proxy,
                      modulate=modulate, learning_rate=learning_rate)  # fmt: skip
     data = encode_latents_to_file(entry, refined.latents, width, height, 1 if grey else 3, rate_code,
-                                  refined.modulation)  # fmt: skip
+                                  refined.modulation, tile_log2)  # fmt: skip
     seconds = time.perf_counter() - started
     decoded = decoder.decode_image(data).pixels
     stats = {

@@ -1,0 +1,85 @@
+"""Files from integer latents, and crops of files: entropy coding only (no torch, no fitting), so the latents
+and so the pixels inside a crop stay exactly those of the file it was cut from.
+
+`inrcodec crop` keeps the tiles that a box of the image needs and the box itself (SPEC.md section 3.2). Tiled
+files are cut by copying tile streams; an untiled (2.0/2.1) file is first re-coded in tiles from its decoded
+latents, which changes no latent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from inrcodec import decoder
+from inrcodec.bitstream.image_v2 import Halo, ImageFile, Tiling, parse_image
+from inrcodec.entropy.planes import ContextNetworks, encode_latents
+from inrcodec.entropy.tiles import TileGrid, encode_tiles, halo_positions
+from inrcodec.errors import InrCodecError
+
+DEFAULT_TILE_LOG2: int | None = None  # untiled until eval/results/v2/tiling.json measures the cost
+
+
+def code_latents(file: ImageFile, integers: list[np.ndarray], contexts: ContextNetworks,
+                 tile_log2: int | None) -> tuple[ImageFile, list[np.ndarray]]:  # fmt: skip
+    """file (its header and modulation) with `integers` entropy-coded into it: in tiles of 2^tile_log2 pixels,
+    or as one stream (None). -> (the file, the grids as coded)."""
+    if tile_log2 is None:
+        payload, coded = encode_latents(integers, contexts, file.rate_code)
+        return replace(file, payload=payload, tiling=None), coded
+    if tile_log2 < file.n_levels - 1:
+        raise InrCodecError(f"tiles of {1 << tile_log2} pixels are smaller than one vertex of the coarsest of "
+                            f"{file.n_levels} levels ({1 << (file.n_levels - 1)} pixels)")  # fmt: skip
+    grid = TileGrid(file.height, file.width, file.n_levels, tile_log2)
+    streams, coded = encode_tiles(integers, grid, contexts, file.rate_code)
+    tiling = Tiling(tile_log2, (0, 0, file.width, file.height), tuple(len(s) for s in streams))
+    return replace(file, payload=b"".join(streams), tiling=tiling), coded
+
+
+CROP_TILE_LOG2 = 8  # the tiles an untiled file is re-coded in before it is cut
+
+
+def crop(data: bytes, box: tuple[int, int, int, int], tile_log2: int = CROP_TILE_LOG2) -> bytes:
+    """A file that decodes to `box` (x, y, w, h of the image `data` shows) and holds only what that needs: the
+    tiles that cover the box, as they are, and in a HALO section the few latents of the tiles around them that
+    the render of the box reads (SPEC.md 3.3). Its decode equals the same box of the whole decode."""
+    file = parse_image(data, max_pixels=1 << 62)
+    x, y, w, h = box
+    bx, by, bw, bh = file.box
+    if w <= 0 or h <= 0:
+        raise InrCodecError(f"the box {x},{y},{w},{h} is empty (width and height must be positive)")
+    if x < 0 or y < 0 or x + w > bw or y + h > bh:
+        raise InrCodecError(f"the box {x},{y},{w},{h} is not inside the {bw}x{bh} image")
+    shared = decoder.model_for(file)
+    if file.tiling is None:
+        integers = decoder.decode_file_latents(file, shared)
+        file, _ = code_latents(file, integers, shared.contexts, max(tile_log2, file.n_levels - 1))
+    grid = decoder.tile_grid(file)
+    side, margin = grid.side, len(shared.synthesis.res)
+    left, top = bx + x, by + y  # the box on the canvas
+    covering = (left // side, (left + w - 1) // side, top // side, (top + h - 1) // side)
+    # the new canvas: the covering tiles and one ring around them (where the halo's vertices lie)
+    cx0, cx1 = max(0, covering[0] - 1), min(grid.columns - 1, covering[1] + 1)
+    cy0, cy1 = max(0, covering[2] - 1), min(grid.rows - 1, covering[3] + 1)
+    origin_x, origin_y = cx0 * side, cy0 * side
+    width, height = min(file.width, (cx1 + 1) * side) - origin_x, min(file.height, (cy1 + 1) * side) - origin_y
+    new_grid = TileGrid(height, width, file.n_levels, grid.tile_log2)
+    streams = file.tiling.streams(file.payload)
+    kept, present = [], set()
+    for ty in range(cy0, cy1 + 1):
+        for tx in range(cx0, cx1 + 1):
+            inside = covering[0] <= tx <= covering[1] and covering[2] <= ty <= covering[3]
+            if inside:
+                present.add(len(kept))
+            kept.append(streams[ty * grid.columns + tx] if inside else b"")
+    new_box = (left - origin_x, top - origin_y, w, h)
+    positions = halo_positions(new_grid, present, new_box, margin)
+    needed = {ty * grid.columns + tx for ty in range(cy0, cy1 + 1) for tx in range(cx0, cx1 + 1)}
+    latents = decoder.decode_file_latents(file, shared, sorted(needed))
+    values = [latents[level][rows + (origin_y >> level), cols + (origin_x >> level)]
+              for level, (rows, cols) in enumerate(positions)]  # fmt: skip
+    tiling = Tiling(grid.tile_log2, new_box, tuple(len(stream) for stream in kept))
+    cropped = replace(file, width=width, height=height, payload=b"".join(kept), tiling=tiling,
+                      halo=Halo(margin, np.concatenate(values) if values else np.zeros(0, np.int64)))  # fmt: skip
+    return cropped.to_bytes()
