@@ -97,6 +97,8 @@ def tiles_for_view(file: ImageFile, view: View, halo: int) -> list[int] | None:
 
     def span(first: int, last: int, out_size: int, size: int) -> tuple[int, int]:
         first, last = max(0, first - halo), min(out_size, last + halo)
+        if out_size == size:
+            return first, last
         ratio = size / out_size  # output pixel i samples canvas position (i + 1/2) ratio - 1/2
         return max(0, int(np.floor(first * ratio)) - 1), min(size, int(np.ceil(last * ratio)) + 1)
 
