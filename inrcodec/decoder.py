@@ -55,7 +55,7 @@ def latent_shapes(file: ImageFile) -> list[tuple[int, int]]:
 def tile_grid(file: ImageFile) -> TileGrid | None:
     if file.tiling is None:
         return None
-    return TileGrid(file.height, file.width, file.n_levels, file.tiling.tile_log2)
+    return TileGrid(file.height, file.width, file.n_levels, file.tiling.tile_log2, file.tiling.tiled_levels)
 
 
 def decode_file_latents(file: ImageFile, shared: SharedDecoder, tiles: list[int] | None = None) -> list[np.ndarray]:
@@ -67,7 +67,8 @@ def decode_file_latents(file: ImageFile, shared: SharedDecoder, tiles: list[int]
             return decode_latents(file.payload, latent_shapes(file), shared.contexts, file.rate_code)
         streams = file.tiling.streams(file.payload)
         wanted = file.tiling.present & set(range(grid.count) if tiles is None else tiles)
-        latents = decode_tiles({i: streams[i] for i in sorted(wanted)}, grid, shared.contexts, file.rate_code)
+        latents = decode_tiles(file.tiling.coarse(file.payload), {i: streams[i] for i in sorted(wanted)}, grid,
+                               shared.contexts, file.rate_code)  # fmt: skip
     except ValueError as exc:
         raise BitstreamError(str(exc)) from None
     if file.halo is not None:

@@ -19,10 +19,11 @@ from inrcodec.entropy.tiles import TileGrid, encode_tiles, halo_positions
 from inrcodec.errors import InrCodecError
 
 DEFAULT_TILE_LOG2: int | None = None  # untiled until eval/results/v2/tiling.json measures the cost
+TILED_LEVELS = 3  # levels 0..2 in tiles, 3.. (1/64 of the latents) in the coarse stream
 
 
-def code_latents(file: ImageFile, integers: list[np.ndarray], contexts: ContextNetworks,
-                 tile_log2: int | None) -> tuple[ImageFile, list[np.ndarray]]:  # fmt: skip
+def code_latents(file: ImageFile, integers: list[np.ndarray], contexts: ContextNetworks, tile_log2: int | None,
+                 tiled_levels: int = TILED_LEVELS) -> tuple[ImageFile, list[np.ndarray]]:  # fmt: skip
     """file (its header and modulation) with `integers` entropy-coded into it: in tiles of 2^tile_log2 pixels,
     or as one stream (None). -> (the file, the grids as coded)."""
     if tile_log2 is None:
@@ -31,10 +32,11 @@ def code_latents(file: ImageFile, integers: list[np.ndarray], contexts: ContextN
     if tile_log2 < file.n_levels - 1:
         raise InrCodecError(f"tiles of {1 << tile_log2} pixels are smaller than one vertex of the coarsest of "
                             f"{file.n_levels} levels ({1 << (file.n_levels - 1)} pixels)")  # fmt: skip
-    grid = TileGrid(file.height, file.width, file.n_levels, tile_log2)
-    streams, coded = encode_tiles(integers, grid, contexts, file.rate_code)
-    tiling = Tiling(tile_log2, (0, 0, file.width, file.height), tuple(len(s) for s in streams))
-    return replace(file, payload=b"".join(streams), tiling=tiling), coded
+    grid = TileGrid(file.height, file.width, file.n_levels, tile_log2, min(tiled_levels, file.n_levels - 1))
+    coarse, streams, coded = encode_tiles(integers, grid, contexts, file.rate_code)
+    tiling = Tiling(tile_log2, grid.tiled_levels, (0, 0, file.width, file.height), len(coarse),
+                    tuple(len(s) for s in streams))  # fmt: skip
+    return replace(file, payload=coarse + b"".join(streams), tiling=tiling), coded
 
 
 CROP_TILE_LOG2 = 8  # the tiles an untiled file is re-coded in before it is cut
@@ -64,7 +66,7 @@ def crop(data: bytes, box: tuple[int, int, int, int], tile_log2: int = CROP_TILE
     cy0, cy1 = max(0, covering[2] - 1), min(grid.rows - 1, covering[3] + 1)
     origin_x, origin_y = cx0 * side, cy0 * side
     width, height = min(file.width, (cx1 + 1) * side) - origin_x, min(file.height, (cy1 + 1) * side) - origin_y
-    new_grid = TileGrid(height, width, file.n_levels, grid.tile_log2)
+    new_grid = TileGrid(height, width, file.n_levels, grid.tile_log2, grid.tiled_levels)
     streams = file.tiling.streams(file.payload)
     kept, present = [], set()
     for ty in range(cy0, cy1 + 1):
@@ -79,7 +81,13 @@ def crop(data: bytes, box: tuple[int, int, int, int], tile_log2: int = CROP_TILE
     latents = decoder.decode_file_latents(file, shared, sorted(needed))
     values = [latents[level][rows + (origin_y >> level), cols + (origin_x >> level)]
               for level, (rows, cols) in enumerate(positions)]  # fmt: skip
-    tiling = Tiling(grid.tile_log2, new_box, tuple(len(stream) for stream in kept))
-    cropped = replace(file, width=width, height=height, payload=b"".join(kept), tiling=tiling,
+    # the coarse levels re-coded on the new canvas (the same integers): the kept tiles read them unchanged
+    k = grid.tiled_levels
+    coarse = [latents[level][origin_y >> level :, origin_x >> level :][: new_grid.grid_shape(level)[0],
+                                                                      : new_grid.grid_shape(level)[1]]
+              for level in range(k, file.n_levels)]  # fmt: skip
+    coarse_stream, _ = encode_latents(coarse, shared.contexts, file.rate_code, first_level=k)
+    tiling = Tiling(grid.tile_log2, k, new_box, len(coarse_stream), tuple(len(stream) for stream in kept))
+    cropped = replace(file, width=width, height=height, payload=coarse_stream + b"".join(kept), tiling=tiling,
                       halo=Halo(margin, np.concatenate(values) if values else np.zeros(0, np.int64)))  # fmt: skip
     return cropped.to_bytes()

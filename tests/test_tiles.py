@@ -23,16 +23,16 @@ HEIGHT, WIDTH = 150, 200
 
 
 def test_every_vertex_is_in_exactly_one_tile_with_its_own_image_shape():
-    grid = TileGrid(HEIGHT, WIDTH, 7, 6)
+    grid = TileGrid(HEIGHT, WIDTH, 7, 6, 3)
     assert (grid.rows, grid.columns, grid.count) == (3, 4, 12)
-    for level in range(7):
+    for level in range(3):
         owners = np.zeros(level_shape(HEIGHT, WIDTH, level), dtype=int)
         for index in range(grid.count):
             rows, cols = grid.vertices(index, level)
             owners[rows, cols] += 1
-            pixel_rows, pixel_cols = grid.pixels(index)
-            shape = level_shape(pixel_rows.stop - pixel_rows.start, pixel_cols.stop - pixel_cols.start, level)
-            assert owners[rows, cols].shape == shape
+            ty, tx = divmod(index, grid.columns)
+            tile_height, tile_width = min(HEIGHT, (ty + 1) * 64) - ty * 64, min(WIDTH, (tx + 1) * 64) - tx * 64
+            assert owners[rows, cols].shape == level_shape(tile_height, tile_width, level)
         assert (owners == 1).all(), level
 
 
@@ -67,16 +67,18 @@ def test_a_region_decode_reads_only_the_tiles_it_needs(tiled, monkeypatch):
     decoded = []
     original = tiles_module.decode_tiles
 
-    def recording(streams, *args):
+    def recording(coarse, streams, *args):
         decoded.append(sorted(streams))
-        return original(streams, *args)
+        return original(coarse, streams, *args)
 
     monkeypatch.setattr(decoder, "decode_tiles", recording)
     region = inrcodec.decode(tiled, region=(70, 70, 40, 30))
     assert np.array_equal(region, whole[70:100, 70:110])
-    # the box lies in tile 5 (rows and columns 64..127); at the coarsest level (a vertex per 64 pixels, one per
-    # tile) its pixels interpolate between vertices 0..2 down and across: tiles 0-2, 4-6, 8-10, not 3, 7, 11
-    assert decoded[-1] == [0, 1, 2, 4, 5, 6, 8, 9, 10]
+    # the box and its 2 pixels of convolution halo lie inside tile 5 (rows and columns 64..127), and the tiled
+    # levels' bilinear support (at most 4 pixels a vertex) stays inside it too; the coarse levels are not tiled
+    assert decoded[-1] == [5]
+    near_edge = inrcodec.decode(tiled, region=(60, 70, 10, 10))  # crosses the border of tiles 4 and 5
+    assert decoded[-1] == [4, 5] and np.array_equal(near_edge, whole[70:80, 60:70])
 
 
 @pytest.mark.parametrize("box", [(64, 64, 64, 64), (0, 0, 200, 150), (37, 21, 100, 99), (150, 100, 50, 50),
@@ -137,18 +139,23 @@ def rebuilt(data: bytes, minor: int = 2, **changes) -> bytes:
 
 
 def test_hostile_tile_and_halo_sections_are_refused(tiled):
-    tile = dict(sections_of(tiled))[b"TILE"]
-    head, lengths = tile[:21], list(struct.unpack(f"<{len(tile[21:]) // 4}I", tile[21:]))
+    sections = dict(sections_of(tiled))
+    tile = sections[b"TILE"]
+    head, lengths = tile[:26], list(struct.unpack(f"<{len(tile[26:]) // 4}I", tile[26:]))
+    coarse_length = struct.unpack_from("<I", tile, 18)[0]
     cropped = inrcodec.crop(tiled, (30, 30, 60, 60))
     halo = dict(sections_of(cropped))[b"HALO"]
     cases = {
         "came with 2.2": rebuilt(tiled, minor=1),
-        "tiles of 64 pixels cover": rebuilt(tiled, TILE=head[:17] + struct.pack("<I", 11) + tile[21:]),
+        "tiles of 64 pixels cover": rebuilt(tiled, TILE=head[:22] + struct.pack("<I", 11) + tile[26:]),
         "add up to": rebuilt(tiled, TILE=head + struct.pack(f"<{len(lengths)}I", *[lengths[0] + 4] + lengths[1:])),
         "multiple of 4": rebuilt(tiled, TILE=head + struct.pack(f"<{len(lengths)}I", *[lengths[0] + 1] + lengths[1:])),
         "tile_log2": rebuilt(tiled, TILE=bytes([3]) + tile[1:]),
-        "canvas": rebuilt(tiled, TILE=tile[:1] + struct.pack("<IIII", 190, 0, 20, 10) + tile[17:]),
-        "every tile is absent": rebuilt(tiled, TILE=head + bytes(4 * len(lengths)), DATA=b""),
+        "tiled_levels": rebuilt(tiled, TILE=tile[:1] + bytes([7]) + tile[2:]),
+        "coarse levels' stream length": rebuilt(tiled, TILE=tile[:18] + struct.pack("<I", 6) + tile[22:]),
+        "canvas": rebuilt(tiled, TILE=tile[:2] + struct.pack("<IIII", 190, 0, 20, 10) + tile[18:]),
+        "every tile is absent": rebuilt(tiled, TILE=head + bytes(4 * len(lengths)),
+                                        DATA=sections[b"DATA"][:coarse_length]),
         "without a 'TILE'": write_container([(b"HEAD", dict(sections_of(tiled))[b"HEAD"]), (b"HALO", halo),
                                              (b"DATA", b"\0" * 8)], major=2, minor=2),  # fmt: skip
         "exactly": rebuilt(cropped, HALO=halo[:5] + zlib.compress(b"\0" * 3)),

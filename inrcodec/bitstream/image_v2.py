@@ -3,10 +3,11 @@
 HEAD: width u32, height u32, channels u8 (1 grey, 3 RGB), bit_depth u8 (8), rate_code u8, n_levels u8,
 model_id_length u8, the model id (ASCII, [A-Za-z0-9._-]), the model's SHA-256 (32 bytes).
 MODU (2.1): count u16, then count binary16 numbers, the image's modulation of the synthesis.
-TILE (2.2): tile_log2 u8, the box (x, y, w, h: u32 each) of the canvas that the file shows, tile count u32, then
-each tile's stream length u32; the canvas is HEAD's width x height.
-DATA: the ANS stream of the latents (inrcodec/entropy/planes.py), or with TILE the tiles' streams one after
-another (inrcodec/entropy/tiles.py).
+TILE (2.2): tile_log2 u8, tiled_levels u8, the box (x, y, w, h: u32 each) of the canvas that the file shows,
+the coarse levels' stream length u32, tile count u32, then each tile's stream length u32 (0: absent); the
+canvas is HEAD's width x height. HALO (2.2, with TILE): margin u8, count u32, zlib of count int16 latents.
+DATA: the ANS stream of the latents (inrcodec/entropy/planes.py), or with TILE the coarse levels' stream, then
+the tiles' streams (inrcodec/entropy/tiles.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ TAG_HEAD, TAG_MODU, TAG_TILE, TAG_HALO, TAG_DATA = b"HEAD", b"MODU", b"TILE", b"
 KNOWN_TAGS = frozenset({TAG_HEAD, TAG_MODU, TAG_TILE, TAG_HALO, TAG_DATA})
 _HALO_HEAD = struct.Struct("<BI")
 MIN_TILE_LOG2, MAX_TILE_LOG2 = 6, 14
-_TILE_HEAD = struct.Struct("<BIIIII")
+_TILE_HEAD = struct.Struct("<BBIIIIII")
 MAX_LEVELS = 12
 MAX_MODULATION = 1024  # numbers in a MODU section
 # A header may claim at most this many pixels unless the caller allows more: decoding work and memory grow
@@ -55,20 +56,26 @@ class Tiling:
     (x, y, w, h), and each tile's stream length in DATA (raster order)."""
 
     tile_log2: int
+    tiled_levels: int
     box: tuple[int, int, int, int]
+    coarse_length: int
     lengths: tuple[int, ...]  # 0: the tile is absent (a cropped file keeps only the tiles its box needs)
 
     def to_bytes(self) -> bytes:
-        return _TILE_HEAD.pack(self.tile_log2, *self.box, len(self.lengths)) + struct.pack(
-            f"<{len(self.lengths)}I", *self.lengths)
+        head = _TILE_HEAD.pack(self.tile_log2, self.tiled_levels, *self.box, self.coarse_length, len(self.lengths))
+        return head + struct.pack(f"<{len(self.lengths)}I", *self.lengths)
 
     @property
     def present(self) -> set[int]:
         return {index for index, length in enumerate(self.lengths) if length}
 
+    def coarse(self, payload: bytes) -> bytes:
+        """The coarse levels' stream, at the start of DATA."""
+        return payload[: self.coarse_length]
+
     def streams(self, payload: bytes) -> list[bytes]:
-        """DATA cut into the tiles' streams (b"" for an absent tile)."""
-        offsets = np.cumsum((0, *self.lengths))
+        """The tiles' streams, after the coarse levels' in DATA (b"" for an absent tile)."""
+        offsets = np.cumsum((self.coarse_length, *self.lengths))
         return [payload[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
 
 
@@ -158,10 +165,14 @@ def parse_tiling(payload: bytes, width: int, height: int, n_levels: int, data_le
     """TILE payload -> Tiling; BitstreamError unless it fits the canvas, the levels and DATA exactly."""
     if len(payload) < _TILE_HEAD.size:
         raise BitstreamError("TILE section is truncated")
-    tile_log2, x, y, w, h, count = _TILE_HEAD.unpack_from(payload)
+    tile_log2, tiled_levels, x, y, w, h, coarse_length, count = _TILE_HEAD.unpack_from(payload)
     if not max(MIN_TILE_LOG2, n_levels - 1) <= tile_log2 <= MAX_TILE_LOG2:
         raise BitstreamError(f"TILE.tile_log2 = {tile_log2} is outside [{max(MIN_TILE_LOG2, n_levels - 1)}, "
                              f"{MAX_TILE_LOG2}]")  # fmt: skip
+    if not 1 <= tiled_levels < n_levels:
+        raise BitstreamError(f"TILE.tiled_levels = {tiled_levels} is outside [1, {n_levels - 1}]")
+    if coarse_length == 0 or coarse_length % 4:
+        raise BitstreamError("the coarse levels' stream length is not a non-zero multiple of 4")
     if w < 1 or h < 1 or x + w > width or y + h > height:
         raise BitstreamError(f"TILE box {x},{y},{w},{h} is not a non-empty part of the {width}x{height} canvas")
     side = 1 << tile_log2
@@ -175,9 +186,10 @@ def parse_tiling(payload: bytes, width: int, height: int, n_levels: int, data_le
         raise BitstreamError("a tile's stream length is not a multiple of 4")
     if not any(lengths):
         raise BitstreamError("every tile is absent")
-    if sum(lengths) != data_length:
-        raise BitstreamError(f"the tiles' streams add up to {sum(lengths)} bytes, DATA has {data_length}")
-    return Tiling(tile_log2, (x, y, w, h), lengths)
+    if coarse_length + sum(lengths) != data_length:
+        raise BitstreamError(f"the coarse levels' and tiles' streams add up to {coarse_length + sum(lengths)} bytes, "
+                             f"DATA has {data_length}")  # fmt: skip
+    return Tiling(tile_log2, tiled_levels, (x, y, w, h), coarse_length, lengths)
 
 
 def parse_halo(payload: bytes, max_count: int) -> Halo:

@@ -47,11 +47,11 @@ class _Neighbourhood:
         self.coarse: np.ndarray | None = None
         self.same: np.ndarray | None = None
 
-    def update(self, latents: list[np.ndarray], level: int, second: bool) -> None:
+    def update(self, latents: list[np.ndarray], level: int, second: bool, coarser: np.ndarray | None) -> None:
         if self.key == (level, second):
             return
         if self.key is None or self.key[0] != level:
-            self.coarse = padded_grid(latents[level + 1], 1) if level + 1 < len(latents) else None
+            self.coarse = padded_grid(latents[level + 1], 1) if level + 1 < len(latents) else coarser
         self.same = padded_grid(latents[level], 2) if second else None
         self.key = (level, second)
 
@@ -60,22 +60,26 @@ def chunk_tables(
     nets: ContextNetworks, around: _Neighbourhood, level: int, second: bool, rows: np.ndarray, cols: np.ndarray,
     rate_code: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """-> (integer means, table indices) int64 [N] of a chunk, from the already decoded integers."""
+    """-> (integer means, table indices) int64 [N] of a chunk of `level` (the model's level number), from the
+    already decoded integers."""
     net = (nets.second if second else nets.first)[level]
     return table_choice(net(context_matrix(around.coarse, around.same, rows, cols, rate_code)))
 
 
 def encode_latents(
-    latents: list[np.ndarray], nets: ContextNetworks, rate_code: int
+    latents: list[np.ndarray], nets: ContextNetworks, rate_code: int, first_level: int = 0,
+    coarser: np.ndarray | None = None,
 ) -> tuple[bytes, list[np.ndarray]]:
-    """Integer grids (finest first) -> (stream, the grids as coded). A latent further than 255 from its
-    predicted mean is clamped to that range (it would have no symbol); the returned grids say what was coded."""
+    """Integer grids (finest first) of the model's levels first_level.. -> (stream, the grids as coded). coarser:
+    the padded grid (padded_grid's layout) that the coarsest of them reads as its coarser level, None for the
+    model's coarsest level. A latent further than 255 from its predicted mean is clamped to that range (it would
+    have no symbol); the returned grids say what was coded."""
     coded = [np.asarray(q, dtype=np.int64).copy() for q in latents]
     encoder = ChunkEncoder()
     around = _Neighbourhood()
     for level, second, rows, cols in traversal([q.shape for q in coded]):
-        around.update(coded, level, second)
-        means, table = chunk_tables(nets, around, level, second, rows, cols, rate_code)
+        around.update(coded, level, second, coarser)
+        means, table = chunk_tables(nets, around, first_level + level, second, rows, cols, rate_code)
         values = np.clip(coded[level][rows, cols], means - ALPHABET_HALF, means + ALPHABET_HALF)
         coded[level][rows, cols] = values
         order = np.argsort(table, kind="stable")
@@ -92,10 +96,12 @@ def max_latents(stream_bytes: int) -> int:
 
 
 def decode_latents(
-    data: bytes, shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int
+    data: bytes, shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int = 0,
+    coarser: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """Stream -> integer grids int64 (finest first). ValueError on a stream too short for its grids, or one
-    that is corrupted or truncated (wrong terminator, bytes left over)."""
+    """Stream -> integer grids int64 (finest first) of the model's levels first_level.. (coarser: as for
+    encode_latents). ValueError on a stream too short for its grids, or one that is corrupted or truncated
+    (wrong terminator, bytes left over)."""
     total = sum(h * w for h, w in shapes)
     if total > max_latents(len(data)):
         raise ValueError(f"entropy-coded data of {len(data)} bytes is too short for {total} latents")
@@ -103,8 +109,8 @@ def decode_latents(
     decoder = ChunkDecoder(data)
     around = _Neighbourhood()
     for level, second, rows, cols in traversal(shapes):
-        around.update(latents, level, second)
-        means, table = chunk_tables(nets, around, level, second, rows, cols, rate_code)
+        around.update(latents, level, second, coarser)
+        means, table = chunk_tables(nets, around, first_level + level, second, rows, cols, rate_code)
         order = np.argsort(table, kind="stable")
         tables_used, counts = np.unique(table[order], return_counts=True)
         residuals = np.concatenate([decoder.decode(c, t) for t, c in zip(tables_used, counts)])
