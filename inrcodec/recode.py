@@ -15,7 +15,7 @@ import numpy as np
 from inrcodec import decoder
 from inrcodec.bitstream.image_v2 import Halo, ImageFile, Tiling, parse_image
 from inrcodec.entropy.planes import ContextNetworks, encode_latents
-from inrcodec.entropy.tiles import TileGrid, encode_tiles, halo_positions
+from inrcodec.entropy.tiles import TileGrid, encode_tiles, halo_positions, vertex_span
 from inrcodec.errors import InrCodecError
 
 DEFAULT_TILE_LOG2: int | None = None  # untiled until eval/results/v2/tiling.json measures the cost
@@ -39,7 +39,24 @@ def code_latents(file: ImageFile, integers: list[np.ndarray], contexts: ContextN
     return replace(file, payload=coarse + b"".join(streams), tiling=tiling), coded
 
 
-CROP_TILE_LOG2 = 8  # the tiles an untiled file is re-coded in before it is cut
+CROP_TILE_LOG2 = 7  # the tiles an untiled file is re-coded in before it is cut
+
+
+def needed_only(grid_values: np.ndarray, level: int, grid: TileGrid, present: set[int], box: tuple[int, int, int, int],
+                margin: int) -> np.ndarray:  # fmt: skip
+    """A coarse level of a crop's canvas with 0 wherever neither the box's render nor a kept tile's contexts
+    read it: zeros cost almost nothing to code, and the decode of the box never reads them."""
+    x, y, w, h = box
+    step = 1 << level
+    keep = np.zeros(grid_values.shape, dtype=bool)
+    r0, r1 = vertex_span((max(0, y - margin), min(grid.height, y + h + margin)), step, grid_values.shape[0])
+    c0, c1 = vertex_span((max(0, x - margin), min(grid.width, x + w + margin)), step, grid_values.shape[1])
+    keep[r0:r1, c0:c1] = True
+    if level == grid.tiled_levels:  # a kept tile's finest coarse-reading level sees this level +-1 vertex
+        for index in present:
+            rows, cols = grid.vertices(index, level)
+            keep[max(0, rows.start - 1) : rows.stop + 1, max(0, cols.start - 1) : cols.stop + 1] = True
+    return np.where(keep, grid_values, 0)
 
 
 def crop(data: bytes, box: tuple[int, int, int, int], tile_log2: int = CROP_TILE_LOG2) -> bytes:
@@ -83,8 +100,9 @@ def crop(data: bytes, box: tuple[int, int, int, int], tile_log2: int = CROP_TILE
               for level, (rows, cols) in enumerate(positions)]  # fmt: skip
     # the coarse levels re-coded on the new canvas (the same integers): the kept tiles read them unchanged
     k = grid.tiled_levels
-    coarse = [latents[level][origin_y >> level :, origin_x >> level :][: new_grid.grid_shape(level)[0],
-                                                                      : new_grid.grid_shape(level)[1]]
+    coarse = [needed_only(latents[level][origin_y >> level :, origin_x >> level :][: new_grid.grid_shape(level)[0],
+                                                                                  : new_grid.grid_shape(level)[1]],
+                          level, new_grid, present, new_box, margin)
               for level in range(k, file.n_levels)]  # fmt: skip
     coarse_stream, _ = encode_latents(coarse, shared.contexts, file.rate_code, first_level=k)
     tiling = Tiling(grid.tile_log2, k, new_box, len(coarse_stream), tuple(len(stream) for stream in kept))
