@@ -1,4 +1,5 @@
-"""Fuzz the v2 image decoder: mutants of real files and hand-made hostile headers, in bounded time and memory.
+"""Fuzz the v2 image decoder: mutants of real files (tiled and cropped ones included) and hand-made hostile
+headers, tile indexes and halos, in bounded time and memory.
 
     python eval/fuzz_decoder.py --mutants 10000 --out eval/results/fuzz_v2.json
 
@@ -142,6 +143,62 @@ def hostile_headers(seed_file: bytes) -> list[tuple[str, bytes]]:
     ]
 
 
+def tiled_seeds(seed_file: bytes) -> list[bytes]:
+    """A tiled file (tiles of 64 pixels) and a crop of it, from a vector's latents: seeds for the TILE and HALO
+    sections."""
+    from inrcodec import decoder
+    from inrcodec.bitstream.image_v2 import parse_image
+    from inrcodec.recode import code_latents, crop
+
+    file = parse_image(seed_file)
+    shared = decoder.model_for(file)
+    tiled, _ = code_latents(file, decoder.decode_file_latents(file, shared), shared.contexts, 6, 3)
+    data = tiled.to_bytes()
+    return [data, crop(data, (file.width // 4, file.height // 4, file.width // 2, file.height // 2))]
+
+
+def hostile_tiles(tiled: bytes, cropped: bytes) -> list[tuple[str, bytes]]:
+    """Hand-made hostile TILE and HALO sections (valid CRC): tile indexes past DATA's end, streams that overlap
+    or leave a gap, counts the canvas cannot hold, a box outside the canvas, a decompression bomb."""
+    from inrcodec.bitstream.container import read_container, write_container
+
+    def sections(data):
+        _, found = read_container(data, {b"HEAD", b"MODU", b"TILE", b"HALO", b"DATA"})
+        return found
+
+    def build(base: bytes, **changes) -> bytes:
+        found = sections(base)
+        order = [tag for tag in (b"HEAD", b"MODU", b"TILE", b"HALO", b"DATA") if tag in found]
+        return write_container([(tag, changes.get(tag.decode(), found[tag])) for tag in order], major=2, minor=2)
+
+    tile, data = sections(tiled)[b"TILE"], sections(tiled)[b"DATA"]
+    head, lengths = tile[:26], list(struct.unpack(f"<{(len(tile) - 26) // 4}I", tile[26:]))
+    halo = sections(cropped)[b"HALO"]
+
+    def with_lengths(values, count=None):
+        count = len(values) if count is None else count
+        return head[:22] + struct.pack("<I", count) + struct.pack(f"<{len(values)}I", *values)
+
+    return [
+        ("tile stream past DATA's end", build(tiled, TILE=with_lengths([lengths[0] + 4096] + lengths[1:]))),
+        ("tile streams overlapping (one short, next long)", build(tiled, TILE=with_lengths(
+            [max(4, lengths[0] - 4), *lengths[1:-1], lengths[-1] + 4] if len(lengths) > 1 else [lengths[0]]))),
+        ("tile count 2^32-1", build(tiled, TILE=with_lengths(lengths, count=(1 << 32) - 1))),
+        ("coarse stream past DATA's end", build(tiled, TILE=head[:18] + struct.pack("<I", len(data) + 4) + tile[22:])),
+        ("box outside the canvas", build(tiled, TILE=tile[:2] + struct.pack("<IIII", 1 << 31, 0, 1 << 31, 1) + tile[18:])),
+        ("tile_log2 14", build(tiled, TILE=bytes([14]) + tile[1:])),
+        ("tiled_levels 0", build(tiled, TILE=tile[:1] + bytes([0]) + tile[2:])),
+        ("every tile absent", build(tiled, TILE=with_lengths([0] * len(lengths)))),
+        ("HALO bomb", build(cropped, HALO=halo[:5] + zlib.compress(bytes(1 << 26), 9))),
+        ("HALO count 2^32-1", build(cropped, HALO=halo[:1] + struct.pack("<I", (1 << 32) - 1) + halo[5:])),
+        ("HALO margin 0", build(cropped, HALO=bytes([0]) + halo[1:])),
+        ("HALO without TILE", write_container([(b"HEAD", sections(cropped)[b"HEAD"]), (b"HALO", halo),
+                                               (b"DATA", sections(cropped)[b"DATA"])], major=2, minor=2)),
+        ("TILE in a 2.1 file", write_container([(b"HEAD", sections(tiled)[b"HEAD"]), (b"TILE", tile),
+                                                (b"DATA", data)], major=2, minor=1)),
+    ]
+
+
 def decode_outcome(data: bytes) -> tuple[str, str]:
     """-> (outcome, detail) of decoding one file."""
     from inrcodec.decoder import decode_image
@@ -166,6 +223,9 @@ def run(mutants: int, seed: int, seeds: list[bytes]) -> dict:
     counts, by_kind, examples, slowest = Counter(), {}, [], (0.0, "")
     started = time.perf_counter()
     cases = [(name, data) for seed_file in seeds[:1] for name, data in hostile_headers(seed_file)]
+    tiled = tiled_seeds(seeds[0])
+    cases += hostile_tiles(*tiled)
+    seeds = seeds + tiled
     cases += [mutate(seeds[int(rng.integers(len(seeds)))], rng) for _ in range(mutants)]
     for kind, data in cases:
         t0 = time.perf_counter()
@@ -190,7 +250,8 @@ def run(mutants: int, seed: int, seeds: list[bytes]) -> dict:
 
 
 def seed_files() -> list[bytes]:
-    return [path.read_bytes() for path in sorted(VECTORS.glob("*.inr")) if path.stat().st_size < 4096]
+    return [path.read_bytes() for path in sorted(VECTORS.glob("*.inr")) if path.stat().st_size < 4096
+            and path.read_bytes()[5] < 2]  # untiled; tiled_seeds adds tiled ones
 
 
 def main() -> None:

@@ -72,10 +72,14 @@ def parse_container(data: bytes) -> dict:
     for tag in list(sections):
         if 0x61 <= tag[0] <= 0x7A:
             del sections[tag]  # ancillary
-        elif tag not in (b"HEAD", b"DATA", b"MODU"):
+        elif tag not in (b"HEAD", b"DATA", b"MODU", b"TILE", b"HALO"):
             raise Invalid(f"unknown critical section {tag!r}")
     if b"MODU" in sections and minor < 1:
         raise Invalid("MODU in a 2.0 file")
+    if (b"TILE" in sections or b"HALO" in sections) and minor < 2:
+        raise Invalid("TILE or HALO before 2.2")
+    if b"HALO" in sections and b"TILE" not in sections:
+        raise Invalid("HALO without TILE")
     for tag in (b"HEAD", b"DATA"):
         if tag not in sections:
             raise Invalid(f"missing {tag!r}")
@@ -294,17 +298,22 @@ def c(v):
 
 
 def decode_latents(head: dict, data: bytes, model: dict, cdfs: CdfCache) -> list[np.ndarray]:
-    n_levels = head["n_levels"]
-    sizes = grid_sizes(head["height"], head["width"], n_levels)
-    total = sum(h * w for h, w in sizes)
+    """Section 6 for an untiled file: all levels in one stream."""
+    sizes = grid_sizes(head["height"], head["width"], head["n_levels"])
+    return decode_stream(data, dict(enumerate(sizes)), model, cdfs, head["rate_code"])
+
+
+def decode_stream(data: bytes, sizes: dict, model: dict, cdfs: CdfCache, t: int, outer=None) -> list:
+    """One ANS stream coding the levels in `sizes` (level -> (h, w)), coarsest first. outer: the zero-padded
+    coarser grid that the coarsest of them reads (section 6.2, a tile's level K-1), else None."""
+    total = sum(h * w for h, w in sizes.values())
     if len(data) == 0 or len(data) % 4:
         raise Invalid("DATA length")
     if total > 3405 * (8 * len(data) + 64):
         raise Invalid("DATA too short for N latents")
-    t = head["rate_code"]
-    latents = [np.zeros(size, dtype=np.int64) for size in sizes]
+    latents = {level: np.zeros(size, dtype=np.int64) for level, size in sizes.items()}
     ans = AnsDecoder(data)
-    for level in range(n_levels - 1, -1, -1):
+    for level in sorted(sizes, reverse=True):
         h, w = sizes[level]
         grid = latents[level]
         ii, jj = np.mgrid[0:h, 0:w]
@@ -316,8 +325,8 @@ def decode_latents(head: dict, data: bytes, model: dict, cdfs: CdfCache) -> list
                 ci, cj = pi[start:start + CHUNK], pj[start:start + CHUNK]
                 n = len(ci)
                 x = np.zeros((n, 10 if parity == 0 else 22), dtype=np.int64)
-                if level < n_levels - 1:
-                    coarse = np.pad(latents[level + 1], 1)  # zeros outside the grid, index + 1
+                coarse = np.pad(latents[level + 1], 1) if level + 1 in latents else outer  # index + 1
+                if coarse is not None:
                     p, q = ci >> 1, cj >> 1
                     sy = np.where(ci % 2 == 1, -1, 1)
                     sx = np.where(cj % 2 == 1, -1, 1)
@@ -348,6 +357,72 @@ def decode_latents(head: dict, data: bytes, model: dict, cdfs: CdfCache) -> list
         raise Invalid("bad terminator")
     if ans.state != 0 or ans.stack:
         raise Invalid("stream not exhausted")
+    return [latents[level] for level in sorted(latents)]
+
+
+def parse_tile(payload: bytes, head: dict) -> dict:
+    """Section 3.2."""
+    if len(payload) < 26:
+        raise Invalid("TILE truncated")
+    log2, k, bx, by, bw, bh, coarse_length, count = struct.unpack("<BBIIIIII", payload[:26])
+    side = 1 << log2
+    rows, cols = -(-head["height"] // side), -(-head["width"] // side)
+    if not (max(6, head["n_levels"] - 1) <= log2 <= 14 and 1 <= k < head["n_levels"] and count == rows * cols
+            and len(payload) == 26 + 4 * count and bw >= 1 and bh >= 1 and bx + bw <= head["width"]
+            and by + bh <= head["height"]):
+        raise Invalid("TILE fields")
+    lengths = list(struct.unpack(f"<{count}I", payload[26:]))
+    return {"side": side, "k": k, "box": (bx, by, bw, bh), "coarse_length": coarse_length, "lengths": lengths,
+            "rows": rows, "cols": cols}
+
+
+def decode_tiled(head: dict, tile: dict, halo: bytes | None, data: bytes, model: dict, cdfs: CdfCache) -> list:
+    """Sections 3.2, 3.3, 4 and 6.1 for a tiled file: the coarse levels, the present tiles, the HALO values."""
+    n_levels, k, side, t = head["n_levels"], tile["k"], tile["side"], head["rate_code"]
+    sizes = grid_sizes(head["height"], head["width"], n_levels)
+    if tile["coarse_length"] + sum(tile["lengths"]) != len(data):
+        raise Invalid("TILE lengths and DATA")
+    coarse = decode_stream(data[: tile["coarse_length"]], {l: sizes[l] for l in range(k, n_levels)}, model, cdfs, t)
+    latents = [np.zeros(sizes[l], dtype=np.int64) for l in range(k)] + coarse
+    pos = tile["coarse_length"]
+    for index, length in enumerate(tile["lengths"]):
+        ty, tx = divmod(index, tile["cols"])
+        if length == 0:
+            continue
+        th, tw = min(head["height"], (ty + 1) * side) - ty * side, min(head["width"], (tx + 1) * side) - tx * side
+        r0, c0 = ty * side >> k, tx * side >> k
+        local = grid_sizes(th, tw, k + 1)
+        outer = np.pad(latents[k], 1)[r0:r0 + local[k][0] + 2, c0:c0 + local[k][1] + 2]
+        values = decode_stream(data[pos:pos + length], {l: local[l] for l in range(k)}, model, cdfs, t, outer)
+        for level in range(k):
+            r, cc = ty * side >> level, tx * side >> level
+            latents[level][r:r + local[level][0], cc:cc + local[level][1]] = values[level]
+        pos += length
+    if halo is not None:
+        margin, count = struct.unpack("<BI", halo[:5])
+        raw = zlib.decompressobj().decompress(halo[5:], 2 * count + 1)
+        if len(raw) != 2 * count or margin < len(model["res"]):
+            raise Invalid("HALO")
+        values = np.frombuffer(raw, dtype="<i2").astype(np.int64)
+        bx, by, bw, bh = tile["box"]
+        y0, y1 = max(0, by - margin), min(head["height"], by + bh + margin)
+        x0, x1 = max(0, bx - margin), min(head["width"], bx + bw + margin)
+        used = 0
+        for level in range(k):
+            step, (h, w) = 1 << level, sizes[level]
+            first = lambda p: max(0, int(np.floor((p + 0.5) / step - 0.5)))  # noqa: E731
+            r0, r1 = min(first(y0), h - 1), max(1, min(h, first(y1 - 1) + 2))
+            c0, c1 = min(first(x0), w - 1), max(1, min(w, first(x1 - 1) + 2))
+            for i in range(r0, r1):
+                for j in range(c0, c1):
+                    owner = (i // (side >> level)) * tile["cols"] + j // (side >> level)
+                    if tile["lengths"][owner] == 0:
+                        if used == count:
+                            raise Invalid("HALO too short")
+                        latents[level][i, j] = values[used]
+                        used += 1
+        if used != count:
+            raise Invalid("HALO count")
     return latents
 
 
@@ -434,23 +509,29 @@ def test_vector_decodes_from_the_spec_alone(name, model, cdfs):
     assert len(data) == expected["bytes"]
 
     container = parse_container(data)
-    assert (container["major"], container["minor"]) == (2, 1)
+    sections = container["sections"]
+    assert (container["major"], container["minor"]) == (2, 2 if b"TILE" in sections else 1)
     assert container["flags"] & 1
-    head = parse_head(container["sections"][b"HEAD"])
-    assert (head["width"], head["height"], head["channels"], head["rate_code"]) == (
+    head = parse_head(sections[b"HEAD"])
+    tile = parse_tile(sections[b"TILE"], head) if b"TILE" in sections else None
+    box = tile["box"] if tile else (0, 0, head["width"], head["height"])
+    assert (box[2], box[3], head["channels"], head["rate_code"]) == (
         expected["width"], expected["height"], expected["channels"], expected["rate_code"])
     assert head["model_id"] == EXPECTED["model"]["id"]
     assert head["model_sha256"] == model["sha256"] == EXPECTED["model"]["sha256"]
     assert head["n_levels"] == model["n_levels"]
 
-    latents = decode_latents(head, container["sections"][b"DATA"], model, cdfs)
+    if tile:
+        latents = decode_tiled(head, tile, sections.get(b"HALO"), sections[b"DATA"], model, cdfs)
+    else:
+        latents = decode_latents(head, sections[b"DATA"], model, cdfs)
     assert sum(q.size for q in latents) == expected["latents"]
     assert latents_sha256(latents) == expected["latents_sha256"]
 
-    sections = container["sections"]
     modulation = parse_modu(sections[b"MODU"], model) if b"MODU" in sections else no_modulation(model)
     assert (b"MODU" in sections) == expected["modulated"]
-    pixels = render(head, latents, model, modulation)
+    x, y, w, h = box
+    pixels = render(head, latents, model, modulation)[y:y + h, x:x + w]  # section 3.2: the box of the canvas
     reference = np.asarray(Image.open(VECTORS / f"{name}.png"))
     assert reference.shape == pixels.shape
     diff = np.abs(pixels.astype(np.int64) - reference.astype(np.int64))

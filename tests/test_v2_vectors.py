@@ -23,6 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent / "bitstream" / "vectors" / "v2"
 MODELS = ROOT / "models"
 EXPECTED = ROOT / "expected.json"
 REGEN = os.environ.get("INRCODEC_REGEN_VECTORS") == "1"
+# "tiled": (re)make only the tiled vectors, from chunks_400x340_q1's latents (entropy coding only, no encoder)
+REGEN_TILED = os.environ.get("INRCODEC_REGEN_VECTORS") in ("1", "tiled")
+TILED = {"tiled_400x340": "chunks_400x340_q1.inr re-coded in tiles of 128 pixels (recode.code_latents), 4 x 3 tiles, "
+                          "levels 0-2 tiled",
+         "cropped_156x196": "inrcodec.crop(tiled_400x340.inr, (100, 60, 156, 196)): absent tiles, and a HALO section (the box ends on tile borders)"}
 
 
 def latents_sha256(latents) -> str:
@@ -126,10 +131,39 @@ def regenerate():
     EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
 
 
+def regenerate_tiled():
+    """The tiled vectors, from the committed chunks_400x340_q1 (its latents are bit-exact on any machine)."""
+    import inrcodec
+    from inrcodec.recode import code_latents
+
+    os.environ["INRCODEC_MODELS_DIR"] = str(MODELS)
+    expected = json.loads(EXPECTED.read_text())
+    source = parse_image((ROOT / "chunks_400x340_q1.inr").read_bytes())
+    shared = decoder.model_for(source)
+    tiled, _ = code_latents(source, decoder.decode_file_latents(source, shared), shared.contexts, 7, 3)
+    files = {"tiled_400x340": tiled.to_bytes()}
+    files["cropped_156x196"] = inrcodec.crop(files["tiled_400x340"], (100, 60, 156, 196))
+    for name, data in files.items():
+        (ROOT / f"{name}.inr").write_bytes(data)
+        file = parse_image(data)
+        latents = decoder.decode_file_latents(file, shared)
+        decoded = decoder.decode_image(data).pixels
+        Image.fromarray(decoded).save(ROOT / f"{name}.png")
+        expected["vectors"][name] = {
+            "made_by": TILED[name], "file_sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+            "width": int(decoded.shape[1]), "height": int(decoded.shape[0]), "channels": file.channels,
+            "rate_code": file.rate_code, "latents": int(sum(q.size for q in latents)),
+            "latents_sha256": latents_sha256(latents), "decoded_sha256": pixels_sha256(decoded), "modulated": False,
+        }  # fmt: skip
+    EXPECTED.write_text(json.dumps(expected, indent=2) + "\n")
+
+
 @pytest.fixture(scope="module")
 def expected():
     if REGEN:
         regenerate()
+    if REGEN_TILED:
+        regenerate_tiled()
     if not EXPECTED.exists():
         pytest.fail(f"{EXPECTED} is missing: run INRCODEC_REGEN_VECTORS=1 python -m pytest tests/test_v2_vectors.py")
     return json.loads(EXPECTED.read_text())
@@ -141,7 +175,7 @@ def vector_models(monkeypatch):
 
 
 def test_every_vector_decodes_as_recorded(expected, vector_models):
-    assert set(expected["vectors"]) == set(vector_images()) | {"synthetic_40x24", "modulated_32x24"}
+    assert set(expected["vectors"]) == set(vector_images()) | {"synthetic_40x24", "modulated_32x24", *TILED}
     for name, record in expected["vectors"].items():
         data = (ROOT / f"{name}.inr").read_bytes()
         assert hashlib.sha256(data).hexdigest() == record["file_sha256"], name
@@ -163,6 +197,16 @@ def test_the_vectors_exercise_what_they_claim(expected):
     assert records["modulated_32x24"]["modulated"]
     assert records["modulated_32x24"]["latents_sha256"] == records["gradient_32x24_q2"]["latents_sha256"]
     assert not any(record["modulated"] for name, record in records.items() if name != "modulated_32x24")
+    tiled, cropped = (parse_image((ROOT / f"{name}.inr").read_bytes()) for name in TILED)
+    assert len(tiled.tiling.lengths) == 12 and all(tiled.tiling.lengths) and tiled.tiling.tiled_levels == 3
+    assert 0 in cropped.tiling.lengths and cropped.halo is not None and cropped.halo.values.size > 0
+    assert cropped.tiling.box[2:] == (156, 196)
+
+
+def test_the_cropped_vector_is_the_box_of_the_tiled_one(expected, vector_models):
+    whole = np.asarray(Image.open(ROOT / "tiled_400x340.png"))
+    cropped = np.asarray(Image.open(ROOT / "cropped_156x196.png"))
+    assert np.array_equal(cropped, whole[60:256, 100:256])
 
 
 def test_the_modulation_changes_the_image(expected, vector_models):
@@ -182,7 +226,7 @@ def test_the_synthetic_vector_reaches_the_ends_of_the_tables(expected, vector_mo
     assert max(int(np.abs(q).max()) for q in latents) > 255
     used, around = set(), _Neighbourhood()
     for level, second, rows, cols in traversal([q.shape for q in latents]):
-        around.update(latents, level, second)
+        around.update(latents, level, second, None)
         used |= set(chunk_tables(shared.contexts, around, level, second, rows, cols, file.rate_code)[1].tolist())
     scales = {t // 8 for t in used}
     assert len(used) > 40 and max(scales) - min(scales) > 20
