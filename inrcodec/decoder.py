@@ -196,7 +196,7 @@ def describe_image(data: bytes) -> dict:
     return {
         "kind": "image",
         "file_bytes": len(data),
-        "bpp": len(data) * 8 / (file.width * file.height),
+        "bpp": len(data) * 8 / (file.box[2] * file.box[3]),  # over the pixels the file shows
         "format_version": f"{major}.{minor}",
         "image": file.header(),
         "lambda": rate_code_lambda(file.rate_code),

@@ -52,14 +52,17 @@ def print_header_tables(header: dict) -> None:
     summary = Table(title=header["file"], show_header=False)
     for key, value in (
         ("format version", header["format_version"]),
-        ("image", f"{image['width']}x{image['height']}, {'grey' if image['channels'] == 1 else 'RGB'}, "
-                  f"{image['bit_depth']}-bit"),
+        ("image", f"{header['box'][2]}x{header['box'][3]}, {'grey' if image['channels'] == 1 else 'RGB'}, "
+                  f"{image['bit_depth']}-bit" + ("" if header["box"][2:] == [image["width"], image["height"]]
+                                                 else f", a box of a {image['width']}x{image['height']} canvas")),
         ("rate code", f"{image['rate_code']} (lambda {header['lambda']:.4g})"),
         ("model", header["model_id"]),
         ("model sha256", header["model_sha256"]),
         ("file bytes", header["file_bytes"]),
         ("payload bytes", header["payload_bytes"]),
         ("modulation", f"{header['modulation_numbers']} numbers (MODU)" if header["modulation_numbers"] else "none"),
+        ("tiles", f"{header['tiles']} of {header['tile_side']} px, box {','.join(map(str, header['box']))}"
+                  if header["tiles"] else "none (one stream)"),
         ("bpp", f"{header['bpp']:.4f}"),
     ):  # fmt: skip
         summary.add_row(key, str(value))
