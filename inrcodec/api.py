@@ -69,14 +69,14 @@ def crop(data: FileInput, box: tuple[int, int, int, int]) -> bytes:
     return crop_file(file_bytes(data), tuple(int(v) for v in box))
 
 
-def tile_log2_for(tile: int | None) -> int | None:
-    """--tile in pixels (0: untiled, None: the default) -> log2 of it; InrCodecError unless a power of two in
-    64..16384."""
+def tile_log2_for(tile: int | None, pixels: np.ndarray | None = None) -> int | None:
+    """--tile in pixels (0: untiled, None: the default for the image's size) -> log2 of it, None for untiled;
+    InrCodecError unless a power of two in 64..16384."""
     from inrcodec.bitstream.image_v2 import MAX_TILE_LOG2, MIN_TILE_LOG2
-    from inrcodec.recode import DEFAULT_TILE_LOG2
+    from inrcodec.recode import default_tile_log2
 
     if tile is None:
-        return DEFAULT_TILE_LOG2
+        return None if pixels is None else default_tile_log2(pixels.shape[1], pixels.shape[0])
     if tile == 0:
         return None
     if tile < 1 or tile & (tile - 1) or not MIN_TILE_LOG2 <= tile.bit_length() - 1 <= MAX_TILE_LOG2:
@@ -171,7 +171,7 @@ def encode_image(
         raise InrCodecError(f"quality must be one of 1..8, got {quality}")
     check_image_array(pixels)
     n_steps = preset_steps(preset, steps)
-    tile_log2 = tile_log2_for(tile)
+    tile_log2 = tile_log2_for(tile, pixels)
     result = encode_v2(pixels, resolve_model(model), lam=QUALITY_LAMBDAS[quality] if lam is None else lam,
                        steps=n_steps, progress=progress, tile_log2=tile_log2)  # fmt: skip
     result.stats.update({"quality": quality if lam is None else None, "preset": preset})

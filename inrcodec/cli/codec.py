@@ -112,7 +112,7 @@ def encode(
         Optional[int],
         typer.Option("--tile", help="Images: code the latents in square tiles of this many pixels (a power of two, "
                      "64..16384; 0: one stream), so that `crop` and `decode --region` read only the tiles they "
-                     "need. Default: see README \"Tiles\"."),
+                     "need. Default: none up to 4 megapixels, 256 above (README \"Tiles and crops\")."),
     ] = None,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Files encoded at once (processes sharing the CPUs' threads).")

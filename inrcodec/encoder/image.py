@@ -20,7 +20,7 @@ from inrcodec.metrics import psnr
 from inrcodec.model.config import lambda_rate_code, rate_code_lambda
 from inrcodec.model.shared import load_shared
 from inrcodec.model.registry import ModelEntry
-from inrcodec.recode import DEFAULT_TILE_LOG2, code_latents
+from inrcodec.recode import code_latents
 
 
 def as_target(pixels: np.ndarray) -> tuple[torch.Tensor, bool]:
@@ -41,7 +41,7 @@ def predict(entry: ModelEntry, target: torch.Tensor, rate_code: int) -> list[tor
 
 def encode_latents_to_file(
     entry: ModelEntry, latents: list[torch.Tensor], width: int, height: int, channels: int, rate_code: int,
-    modulation: torch.Tensor | None = None, tile_log2: int | None = DEFAULT_TILE_LOG2,
+    modulation: torch.Tensor | None = None, tile_log2: int | None = None,
 ) -> bytes:
     """Float latents (rounded here) and a modulation [M] (binary16 values) or None -> the file's bytes, in tiles
     of 2^tile_log2 pixels (None: one stream, format 2.1)."""
@@ -57,7 +57,7 @@ def encode_latents_to_file(
 def encode_image(
     pixels: np.ndarray, entry: ModelEntry, lam: float | None = None, rate_code: int | None = None, steps: int = 0,
     progress: ProgressFn | None = None, proxy: str = "soft", modulate: bool = True, learning_rate: float | None = None,
-    tile_log2: int | None = DEFAULT_TILE_LOG2,
+    tile_log2: int | None = None,
 ) -> EncodeResult:
     """uint8 [H, W, 3] RGB or [H, W] grey -> a format 2 file at a rate weight lambda (or an explicit rate code);
     modulate: let the refinement add a modulation of the synthesis where it pays; learning_rate: the refinement's
