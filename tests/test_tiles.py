@@ -180,3 +180,15 @@ def test_info_describes_tiles(tiled):
     header = inrcodec.info(tiled)
     assert (header["format_version"], header["tile_side"], header["tiles"]) == ("2.2", 64, 12)
     assert header["box"] == [0, 0, WIDTH, HEIGHT]
+
+
+def test_the_default_tiles_only_large_images():
+    from inrcodec.api import tile_log2_for
+    from inrcodec.recode import default_tile_log2
+
+    assert default_tile_log2(768, 512) is None and default_tile_log2(2048, 2049) == 8
+    assert tile_log2_for(None, np.zeros((512, 768, 3), np.uint8)) is None
+    assert tile_log2_for(0) is None and tile_log2_for(128) == 7
+    for bad in (100, 32, 1 << 15, -64):
+        with pytest.raises(inrcodec.InrCodecError, match="power of two"):
+            tile_log2_for(bad)
