@@ -1,0 +1,77 @@
+"""A 6000x4000 photo through the CLI: peak memory (RSS) and wall time of encode, decode, a region decode of a
+quarter, and a 0.25 thumbnail, each in a fresh process measured by /usr/bin/time -v.
+
+    python eval/bench_large.py --steps 0 --out eval/results/v2/large_image.json
+
+The image is kodim05 (768x512) upscaled to 6000x4000 with Pillow's Lanczos filter (the data holds no photo that
+large); its default tiling applies (256-pixel tiles above 4 megapixels). --steps 0 codes the analysis network's
+prediction without refinement: the encoder does not work in bounded memory yet, so this measures the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench_decode import installed_command
+
+
+def measured(args: list[str]) -> dict:
+    """Run under /usr/bin/time -v -> wall seconds and peak RSS in MiB (and the command's JSON, if it printed one)."""
+    done = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr[-600:]}")
+    peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)
+    seconds = sum(float(part) * 60**i for i, part in enumerate(reversed(wall.split(":"))))
+    result = {"seconds": round(seconds, 2), "peak_rss_mib": round(peak / 1024, 1)}
+    if done.stdout.strip().startswith("{"):
+        result["json"] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kodak", type=Path, default=Path(__file__).resolve().parent.parent.parent / "shared/data/kodak")
+    parser.add_argument("--steps", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    from PIL import Image
+
+    from inrcodec import hardware
+
+    command, result = installed_command(), {}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        big, inr = folder / "big.png", folder / "big.inr"
+        Image.open(args.kodak / "kodim05.png").convert("RGB").resize((6000, 4000), Image.LANCZOS).save(big)
+        result["encode"] = measured([command, "encode", str(big), "-o", str(inr), "--steps", str(args.steps),
+                                     "--json", "--quiet"])  # fmt: skip
+        result["decode"] = measured([command, "decode", str(inr), "-o", str(folder / "d.png"), "--json", "--quiet"])
+        result["decode_region_quarter"] = measured([command, "decode", str(inr), "-o", str(folder / "r.png"),
+                                                    "--region", "1500,1000,3000,2000", "--json", "--quiet"])  # fmt: skip
+        result["decode_scale_0.25"] = measured([command, "decode", str(inr), "-o", str(folder / "s.png"),
+                                               "--scale", "0.25", "--json", "--quiet"])  # fmt: skip
+        result["crop_quarter"] = measured([command, "crop", str(inr), "--box", "1500,1000,3000,2000", "-o",
+                                           str(folder / "c.inr"), "--json", "--quiet"])  # fmt: skip
+    encoded = result["encode"].pop("json")
+    summary = {key: encoded[key] for key in ("bytes", "bpp", "psnr_rgb", "steps", "width", "height")}
+    report = {
+        "command": f"python eval/bench_large.py --steps {args.steps} --out {args.out}",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **hardware.results_machine(),
+        "image": "kodim05 upscaled to 6000x4000 (Pillow LANCZOS)",
+        "file": summary,
+        "runs": result,
+    }
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
