@@ -58,6 +58,15 @@ def v2_models_dir(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def tiny_model(v2_models_dir):
+    """INRCODEC_MODELS_DIR points at v2_models_dir for a whole test module (its subprocesses included); a module
+    that encodes throughout uses it with autouse (`pytestmark = pytest.mark.usefixtures("tiny_model")`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INRCODEC_MODELS_DIR", str(v2_models_dir))
+        yield v2_models_dir
+
+
 @pytest.fixture()
 def v2_model(v2_models_dir, monkeypatch):
     """INRCODEC_MODELS_DIR points at v2_models_dir; -> the model's registry entry."""

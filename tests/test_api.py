@@ -15,15 +15,7 @@ from inrcodec.metrics import psnr
 STEPS = 2
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tiny_model(tmp_path_factory):
-    from conftest import make_v2_model
-
-    root = tmp_path_factory.mktemp("models")
-    make_v2_model(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("INRCODEC_MODELS_DIR", str(root))
-        yield root
+pytestmark = pytest.mark.usefixtures("tiny_model")  # the small random model, conftest.py
 
 
 def tiny_image() -> np.ndarray:

@@ -22,16 +22,8 @@ STEPS = "3"
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tiny_model(tmp_path_factory):
-    """Every test here encodes with a small random v2 model (and the subprocesses see it too)."""
-    from conftest import make_v2_model
-
-    root = tmp_path_factory.mktemp("models")
-    make_v2_model(root)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("INRCODEC_MODELS_DIR", str(root))
-        yield root
+# every test here encodes with the small random model of conftest.py (the subprocesses see it too)
+pytestmark = pytest.mark.usefixtures("tiny_model")
 
 
 def invoke(*args: str):
