@@ -35,7 +35,9 @@ from torch import nn
 
 from inrcodec.encoder.analysis_net import AnalysisNet
 from inrcodec.encoder.model_torch import CodecModel
-from inrcodec.encoder.shared_torch import ContextNet, SharedModel, Synthesis, context_inputs, gather_plan, upsample
+from inrcodec.encoder.shared_torch import (
+    ContextNet, SharedModel, Synthesis, context_inputs, gather_plan, padded_coarser, upsample,
+)
 from inrcodec.model.config import RATE_CODES, ModelConfig, lambda_rate_code
 from inrcodec.entropy.tables import LOG_SCALE_MAX, LOG_SCALE_MIN
 
@@ -71,7 +73,7 @@ class MultiFeatureShared(SharedModel):
             for f in range(self.features):
                 q = grid[:, f : f + 1]
                 coarse = latents[level + 1][:, f : f + 1] if level + 1 < len(latents) else None
-                first, second = context_inputs(q, coarse, rate_codes)
+                first, second = context_inputs(q, None if coarse is None else padded_coarser(coarse), rate_codes)
                 inverse = gather_plan(height, width, coarse.shape[-1] if coarse is not None else 1)[3]
                 net = level * self.features + f
                 params = torch.cat([self.context_a[net](first), self.context_b[net](second)], dim=1)[:, inverse]

@@ -30,19 +30,22 @@ FileInput = Union[bytes, bytearray, memoryview, str, os.PathLike]
 def encode(
     image: ImageInput, quality: int = DEFAULT_QUALITY, preset: str = DEFAULT_PRESET, *,
     target_bpp: float | None = None, steps: int | None = None, model: str = DEFAULT_MODEL, tile: int | None = None,
-    progress=None,
+    jobs: int = 1, progress=None,
 ) -> EncodeResult:
     """Encode an image to .inr bytes -> EncodeResult (.data, .bpp, .psnr, .seconds; .save(path)).
 
     image: a path to an image file, a PIL image, or a uint8 [H, W, 3] RGB / [H, W] grey array.
     quality 1..8 (higher: better and bigger) or target_bpp (searched with real encodes); preset fast, medium or
     slow (refinement steps, overridden by steps); model: an installed model id; tile: the side of the tiles
-    in pixels (0: untiled; None: the default). progress(step, metrics) is called after each refinement step.
-    InrCodecError on any problem with the input."""
+    in pixels (0: untiled; None: the default); jobs: processes that refine a tiled image's tiles (the same file,
+    faster). progress(step, metrics) is called after each refinement step. InrCodecError on any problem with the
+    input."""
     pixels = image_pixels(image)
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise InrCodecError(f"jobs must be a positive integer, got {jobs!r}")
     if target_bpp is not None:
         return encode_to_bpp(pixels, target_bpp, preset, steps, model, progress=progress, tile=tile)
-    return encode_image(pixels, quality, preset, steps, model, progress=progress, tile=tile)
+    return encode_image(pixels, quality, preset, steps, model, progress=progress, tile=tile, jobs=jobs)
 
 
 def decode(data: FileInput, max_pixels: int | None = None, *, region: tuple[int, int, int, int] | None = None,
@@ -161,10 +164,11 @@ def preset_steps(preset: str, steps: int | None) -> int:
 def encode_image(
     pixels: np.ndarray, quality: int = DEFAULT_QUALITY, preset: str = DEFAULT_PRESET, steps: int | None = None,
     model: str | None = DEFAULT_MODEL, lam: float | None = None, progress=None, tile: int | None = None,
+    jobs: int = 1,
 ):
     """Encode uint8 [H, W, 3] RGB or [H, W] grey -> EncodeResult (data: the .inr bytes; stats from its decode).
 
-    lam, when given, replaces the quality's rate weight (rate control searches it); tile: see encode."""
+    lam, when given, replaces the quality's rate weight (rate control searches it); tile, jobs: see encode."""
     from inrcodec.encoder.image import encode_image as encode_v2
 
     if quality not in QUALITY_LAMBDAS:
@@ -173,7 +177,7 @@ def encode_image(
     n_steps = preset_steps(preset, steps)
     tile_log2 = tile_log2_for(tile, pixels)
     result = encode_v2(pixels, resolve_model(model), lam=QUALITY_LAMBDAS[quality] if lam is None else lam,
-                       steps=n_steps, progress=progress, tile_log2=tile_log2)  # fmt: skip
+                       steps=n_steps, progress=progress, tile_log2=tile_log2, jobs=jobs)  # fmt: skip
     result.stats.update({"quality": quality if lam is None else None, "preset": preset})
     return result
 

@@ -127,9 +127,9 @@ def synthesis_of(file: ImageFile, shared: SharedDecoder) -> SynthesisWeights:
 
 
 def render_latents(file: ImageFile, shared: SharedDecoder, latents: list[np.ndarray],
-                   view: View | None = None) -> np.ndarray:  # fmt: skip
+                   view: View | None = None, finish=None) -> np.ndarray:  # fmt: skip
     return render(latents, shared.gains(file.rate_code), synthesis_of(file, shared), file.height, file.width,
-                  view=view)  # fmt: skip
+                  view=view, finish=finish)  # fmt: skip
 
 
 def view_of(file: ImageFile, region: tuple[int, int, int, int] | None, scale: float | None, max_pixels: int) -> View:
@@ -177,7 +177,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, region: tupl
     synthesis_of(file, shared)  # a misfit modulation is refused before any decoding work
     try:
         latents = decode_file_latents(file, shared, tiles_for_view(file, view, len(shared.synthesis.res)))
-        pixels = pixels_of(render_latents(file, shared, latents, view), file.channels)
+        # 8 bits strip by strip: the float image is never held whole
+        pixels = render_latents(file, shared, latents, view, finish=lambda rgb: pixels_of(rgb, file.channels))
     except MemoryError:
         raise InrCodecError(f"not enough memory to decode a {file.width}x{file.height} image") from None
     return DecodedImage(pixels, file)

@@ -31,6 +31,15 @@ def default_tile_log2(width: int, height: int) -> int | None:
     return DEFAULT_TILE_LOG2 if width * height > TILING_PIXELS else None
 
 
+def tile_grid_for(width: int, height: int, n_levels: int, tile_log2: int, tiled_levels: int = TILED_LEVELS) -> TileGrid:
+    """The tiles of 2^tile_log2 pixels of a width x height image; InrCodecError if a tile is smaller than one
+    vertex of the coarsest level."""
+    if tile_log2 < n_levels - 1:
+        raise InrCodecError(f"tiles of {1 << tile_log2} pixels are smaller than one vertex of the coarsest of "
+                            f"{n_levels} levels ({1 << (n_levels - 1)} pixels)")  # fmt: skip
+    return TileGrid(height, width, n_levels, tile_log2, min(tiled_levels, n_levels - 1))
+
+
 def code_latents(file: ImageFile, integers: list[np.ndarray], contexts: ContextNetworks, tile_log2: int | None,
                  tiled_levels: int = TILED_LEVELS) -> tuple[ImageFile, list[np.ndarray]]:  # fmt: skip
     """file (its header and modulation) with `integers` entropy-coded into it: in tiles of 2^tile_log2 pixels,
@@ -38,10 +47,7 @@ def code_latents(file: ImageFile, integers: list[np.ndarray], contexts: ContextN
     if tile_log2 is None:
         payload, coded = encode_latents(integers, contexts, file.rate_code)
         return replace(file, payload=payload, tiling=None), coded
-    if tile_log2 < file.n_levels - 1:
-        raise InrCodecError(f"tiles of {1 << tile_log2} pixels are smaller than one vertex of the coarsest of "
-                            f"{file.n_levels} levels ({1 << (file.n_levels - 1)} pixels)")  # fmt: skip
-    grid = TileGrid(file.height, file.width, file.n_levels, tile_log2, min(tiled_levels, file.n_levels - 1))
+    grid = tile_grid_for(file.width, file.height, file.n_levels, tile_log2, tiled_levels)
     coarse, streams, coded = encode_tiles(integers, grid, contexts, file.rate_code)
     tiling = Tiling(tile_log2, grid.tiled_levels, (0, 0, file.width, file.height), len(coarse),
                     tuple(len(s) for s in streams))  # fmt: skip

@@ -7,11 +7,14 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from contextlib import contextmanager
 
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 HEAP_LIMIT = 1 << 30
+MAPPED_FROM = 32 << 20  # glibc's own ceiling for its dynamic mmap threshold
+_heap_kept = False  # whether keep_large_allocations_on_the_heap took effect in this process
 _MALLOC_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_MAX_", "GLIBC_TUNABLES")
 
 
@@ -37,4 +40,26 @@ def keep_large_allocations_on_the_heap() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    return mallopt(_M_MMAP_THRESHOLD, HEAP_LIMIT) == 1 and mallopt(_M_TRIM_THRESHOLD, HEAP_LIMIT) == 1
+    global _heap_kept
+    _heap_kept = mallopt(_M_MMAP_THRESHOLD, HEAP_LIMIT) == 1 and mallopt(_M_TRIM_THRESHOLD, HEAP_LIMIT) == 1
+    return _heap_kept
+
+
+@contextmanager
+def large_allocations_returned():
+    """For work whose large blocks are long-lived state, not activations (a tiled encode's canvas): within the
+    block, blocks over MAPPED_FROM are mapped and freed memory is returned, as glibc does by default, so that
+    up to HEAP_LIMIT of freed canvas copies do not stay in the process (+0.9 GiB peak RSS at 24 megapixels).
+    Does nothing unless keep_large_allocations_on_the_heap took effect."""
+    if not _heap_kept:
+        yield
+        return
+    mallopt = ctypes.CDLL(None).mallopt
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    mallopt(_M_MMAP_THRESHOLD, MAPPED_FROM)
+    mallopt(_M_TRIM_THRESHOLD, MAPPED_FROM)
+    try:
+        yield
+    finally:
+        mallopt(_M_MMAP_THRESHOLD, HEAP_LIMIT)
+        mallopt(_M_TRIM_THRESHOLD, HEAP_LIMIT)

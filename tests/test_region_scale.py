@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 import inrcodec
 from inrcodec import cli
-from inrcodec.field.synthesis import View, render
+from inrcodec.field.synthesis import View, render, to_uint8
 from inrcodec.model.config import level_shape
 from inrcodec.model.shared import load_shared
 
@@ -57,6 +57,13 @@ def test_a_scaled_render_samples_the_field_at_the_scaled_pixel_centres(v2_model,
     np.testing.assert_allclose(doubled, expected, atol=1e-4)
     same = render(latents, gains, synthesis, HEIGHT, WIDTH, view=View.whole(HEIGHT, WIDTH))
     assert np.array_equal(same, render(latents, gains, synthesis, HEIGHT, WIDTH))
+
+
+def test_finishing_each_strip_gives_the_finished_whole_render(field):
+    latents, gains, synthesis = field
+    whole = render(latents, gains, synthesis, HEIGHT, WIDTH)
+    finished = render(latents, gains, synthesis, HEIGHT, WIDTH, strip_rows=7, finish=to_uint8)
+    assert finished.dtype == np.uint8 and np.array_equal(finished, to_uint8(whole))
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from inrcodec.encoder.shared_torch import context_inputs
+from inrcodec.encoder.shared_torch import context_inputs, padded_coarser
 from inrcodec.entropy import tables
 from inrcodec.entropy.context_model import (
     ACTIVATION_LIMIT,
@@ -81,7 +81,7 @@ def test_contexts_equal_the_torch_model():
     rng = np.random.default_rng(1)
     fine, coarse = rng.integers(-300, 300, size=(9, 13)), rng.integers(-300, 300, size=(5, 7))
     t = lambda a: torch.tensor(a, dtype=torch.float32)[None, None]  # noqa: E731
-    theirs = context_inputs(t(fine), t(coarse), torch.tensor([200.0]))
+    theirs = context_inputs(t(fine), padded_coarser(t(coarse)), torch.tensor([200.0]))
     for second, inputs in zip((False, True), theirs):
         rows, cols = pass_positions(9, 13, second)
         ours = context_matrix(padded_grid(coarse, 1), padded_grid(fine, 2) if second else None, rows, cols, 200)

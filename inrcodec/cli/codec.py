@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -60,6 +60,7 @@ class EncodeSettings:
     target_bpp: float | None
     gop: int
     tile: int | None
+    tile_jobs: int = 1
 
 
 @app.command()
@@ -115,7 +116,8 @@ def encode(
                      "need. Default: none up to 4 megapixels, 256 above (README \"Tiles and crops\")."),
     ] = None,
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=1, help="Files encoded at once (processes sharing the CPUs' threads).")
+        int, typer.Option("--jobs", "-j", min=1, help="Processes: with several INPUTs, files encoded at once; with "
+                          "one tiled image, processes that refine its tiles (the same file, faster).")
     ] = 1,
     force: Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP + " One line per file.")] = False,
@@ -138,7 +140,7 @@ def encode(
     if len(pairs) == 1:
         source, destination = pairs[0]
         with command_errors():
-            stats = encode_one(source, destination, settings, voice, progress=not quiet)
+            stats = encode_one(source, destination, replace(settings, tile_jobs=jobs), voice, progress=not quiet)
         report_encoded(destination, stats, settings, voice, json_output)
         return
     failures = 0
@@ -216,7 +218,8 @@ def encode_pixels(pixels, settings: EncodeSettings, voice: Voice, progress: bool
     with fit_progress(total_steps, progress) as on_step:
         if settings.target_bpp is None:
             result = encode_image(pixels, quality=settings.quality, preset=settings.preset, steps=settings.steps,
-                                  model=settings.model, progress=on_step, tile=settings.tile)  # fmt: skip
+                                  model=settings.model, progress=on_step, tile=settings.tile,
+                                  jobs=settings.tile_jobs)  # fmt: skip
             return result.data, result.stats
         result = encode_to_bpp(pixels, settings.target_bpp, settings.preset, settings.steps, settings.model,
                                progress=on_step, on_trial=lambda trial: report_trial(trial, voice),

@@ -59,6 +59,10 @@ def rd_curve(
     anchors: Annotated[
         bool, typer.Option("--anchors/--no-anchors", help="Compare with published curves (full Kodak set only).")
     ] = True,
+    tile: Annotated[
+        Optional[int], typer.Option("--tile", help="inrcodec's tiles in pixels, as `encode --tile` (0: untiled; "
+                                    "default: encode's default). Names the rows inrcodec-PRESET-tileN.")
+    ] = None,
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes (images in parallel).")] = 1,
     threads: Annotated[
         Optional[int], typer.Option(min=1, help="torch threads per job (default: CPUs / jobs). Bytes depend on it.")
@@ -103,7 +107,11 @@ def rd_curve(
         from inrcodec.api import resolve_model
 
         resolve_model(model)
-        inr = [rdcodecs.inrcodec_codec(p, model) for p in presets]
+        if tile is not None:
+            from inrcodec.api import tile_log2_for
+
+            tile_log2_for(tile)
+        inr = [rdcodecs.inrcodec_codec(p, model, tile=tile) for p in presets]
         data = resolve_dataset(dataset, data_dir, on_download=lambda url: typer.echo(f"downloaded {url}", err=True))
         folder = out or Path(f"rd-{data.name}")
         wanted = {c.name: c.qualities for c in baselines} | {c.name: tuple(levels) for c in inr}

@@ -16,6 +16,12 @@ def soft_round(y: torch.Tensor, temperature: float) -> torch.Tensor:
     return base + 0.5 * torch.tanh(r / temperature) / math.tanh(0.5 / temperature)
 
 
+def soft_round_slope(y: torch.Tensor, temperature: float) -> torch.Tensor:
+    """d soft_round(y) / dy, elementwise."""
+    r = y - torch.floor(y) - 0.5
+    return (1 - torch.tanh(r / temperature) ** 2) / (2 * temperature * math.tanh(0.5 / temperature))
+
+
 def noisy_soft_round(y: torch.Tensor, temperature: float) -> torch.Tensor:
     """C3's proxy: s_T(s_T(y) + u), u ~ U(-1/2, 1/2)."""
     return soft_round(soft_round(y, temperature) + torch.empty_like(y).uniform_(-0.5, 0.5), temperature)

@@ -40,14 +40,10 @@ ProgressFn = Callable[[int, dict], None]
 PROXIES = ("soft", "noise", "mixed", "ste")
 
 
-def rd_cost(
-    model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_code: torch.Tensor, lam: float,
-    temperature: float | None, grey: bool = False, proxy: str = "soft", modulation: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, float, float]:
-    """-> (cost MSE + lam bpp, MSE, bpp) of float latents under the proxy (temperature None: straight-through).
-    target [1, 3, H, W]; grey: the distortion is measured on the mean of the three channels; modulation [M] or
-    None (its bits are not counted: they do not depend on the values)."""
-    height, width = target.shape[-2:]
+def proxied(latents: list[torch.Tensor], temperature: float | None,
+            proxy: str) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:  # fmt: skip
+    """Float latents -> (rounded straight-through: what the contexts read, the values the rate counts, the
+    values rendered) under the proxy at a temperature (None: straight-through, all three the rounded ones)."""
     rounded = [straight_through(y) for y in latents]
     if temperature is None:
         coded = rendered = rounded
@@ -57,6 +53,18 @@ def rd_cost(
         rendered = rounded if proxy == "mixed" else coded
     else:
         coded = rendered = [noisy_soft_round(y, temperature) for y in latents]
+    return rounded, coded, rendered
+
+
+def rd_cost(
+    model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_code: torch.Tensor, lam: float,
+    temperature: float | None, grey: bool = False, proxy: str = "soft", modulation: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, float, float]:
+    """-> (cost MSE + lam bpp, MSE, bpp) of float latents under the proxy (temperature None: straight-through).
+    target [1, 3, H, W]; grey: the distortion is measured on the mean of the three channels; modulation [M] or
+    None (its bits are not counted: they do not depend on the values)."""
+    height, width = target.shape[-2:]
+    rounded, coded, rendered = proxied(latents, temperature, proxy)
     params = model.shared.distribution(rounded, rate_code)
     bits = sum(laplace_bits(q, mean, log_scale).sum() for q, (mean, log_scale) in zip(coded, params))
     recon = model.shared.render(rendered, rate_code, height, width, modulation)
@@ -76,6 +84,26 @@ class Refined:
     modulation: torch.Tensor | None = None
 
 
+CostFn = Callable[[list[torch.Tensor], "torch.Tensor | None", "float | None", bool], tuple[float, float, float]]
+"""(latents, modulation or None, temperature or None for straight-through, backward?) -> (cost, MSE, bpp) under
+the proxy; with backward, the cost's gradients are added to the latents' and the modulation's .grad."""
+
+
+def whole_image_cost(model: CodecModel, target: torch.Tensor, rate_code: int, lam: float, grey: bool,
+                     proxy: str) -> CostFn:  # fmt: skip
+    """The cost of one image rendered whole (rd_cost)."""
+    code = torch.tensor([float(rate_code)])
+
+    def evaluate(latents, modulation, temperature, backward):
+        with torch.enable_grad() if backward else torch.no_grad():
+            cost, mse, bpp = rd_cost(model, latents, target, code, lam, temperature, grey, proxy, modulation)
+        if backward:
+            cost.backward()
+        return float(cost.detach()), mse, bpp
+
+    return evaluate
+
+
 def refine(
     model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_code: int, lam: float, steps: int,
     grey: bool = False, progress: ProgressFn | None = None, proxy: str = "soft", modulate: bool = True,
@@ -83,18 +111,31 @@ def refine(
 ) -> Refined:
     """Predicted latents (finest first) [1, 1, h, w] -> refined latents, and the modulation if `modulate`, the
     image has MODULATION_MIN_PIXELS and it pays. learning_rate: the latents' step (None: learning_rate_for)."""
+    cost = whole_image_cost(model, target, rate_code, lam, grey, proxy)
+    pixels = target.shape[-1] * target.shape[-2]
+    return refine_with(cost, latents, pixels, model.shared.config.modulation_size, lam, steps, progress, proxy,
+                       modulate, learning_rate)  # fmt: skip
+
+
+def refine_with(
+    cost: CostFn, latents: list[torch.Tensor], pixels: int, modulation_size: int, lam: float, steps: int,
+    progress: ProgressFn | None = None, proxy: str = "soft", modulate: bool = True,
+    learning_rate: float | None = None,
+) -> Refined:
+    """refine, for any cost (the whole image, or tile by tile: inrcodec.encoder.tiled): latents of any shape."""
     if proxy not in PROXIES:
         raise ValueError(f"unknown quantisation proxy {proxy!r}")
     if steps <= 0:
         return Refined([y.detach() for y in latents])
-    modulate = modulate and target.shape[-1] * target.shape[-2] >= MODULATION_MIN_PIXELS
+    modulate = modulate and pixels >= MODULATION_MIN_PIXELS
     step_size = learning_rate_for(steps) if learning_rate is None else learning_rate
     # The proxy's noise comes from a fixed seed (the caller's generator is left alone), and torch's deterministic
     # kernels are used, so the same image gives the same file for a given torch version and thread count (with
     # torch's defaults, 60 steps on two threads gave a different file in each of three runs; no slower).
     with torch.random.fork_rng(), deterministic_kernels():
         torch.manual_seed(SEED)
-        return _refine(model, latents, target, rate_code, lam, steps, grey, progress, proxy, modulate, step_size)
+        return _refine(cost, latents, pixels, modulation_size if modulate else 0, lam, steps, progress, proxy,
+                       step_size)  # fmt: skip
 
 
 @contextmanager
@@ -121,46 +162,40 @@ def as_binary16(modulation: torch.Tensor) -> torch.Tensor:
 
 
 def _refine(
-    model: CodecModel, latents: list[torch.Tensor], target: torch.Tensor, rate_code: int, lam: float, steps: int,
-    grey: bool, progress: ProgressFn | None, proxy: str, modulate: bool, learning_rate: float,
+    cost: CostFn, latents: list[torch.Tensor], pixels: int, modulation_size: int, lam: float, steps: int,
+    progress: ProgressFn | None, proxy: str, learning_rate: float,
 ) -> Refined:
     params = [y.detach().clone().requires_grad_(True) for y in latents]
     groups = [{"params": params, "lr": learning_rate, "base_lr": learning_rate}]
     modulation = None
-    if modulate:
-        modulation = torch.zeros(model.shared.config.modulation_size, requires_grad=True)
+    if modulation_size:
+        modulation = torch.zeros(modulation_size, requires_grad=True)
         groups.append({"params": [modulation], "lr": MODULATION_LR, "base_lr": MODULATION_LR})
     optimiser = torch.optim.Adam(groups)
-    code = torch.tensor([float(rate_code)])
     soft_steps = 0 if proxy == "ste" else int(round(steps * SOFT_FRACTION))
-
-    pixels = target.shape[-1] * target.shape[-2]
     modulation_bpp = 0.0 if modulation is None else MODULATION_BITS * modulation.numel() / pixels
 
     def coded_cost(candidate: Refined) -> float:
         """The cost of a candidate as coded: rounded latents, the binary16 modulation and its bits."""
-        with torch.no_grad():
-            cost, _, _ = rd_cost(model, candidate.latents, target, code, lam, None, grey,
-                                 modulation=candidate.modulation)  # fmt: skip
-        return float(cost) + (0.0 if candidate.modulation is None else lam * modulation_bpp)
+        value, _, _ = cost(candidate.latents, candidate.modulation, None, False)
+        return value + (0.0 if candidate.modulation is None else lam * modulation_bpp)
 
     def current() -> Refined:
         return Refined([p.detach().clone() for p in params], None if modulation is None else as_binary16(modulation))
 
     # The prediction itself is a candidate: a few steps under a proxy can end worse than where they started.
-    candidates = [Refined([p.detach().clone() for p in params])]
+    candidates = [Refined([y.detach() for y in latents])]
     best_cost = math.inf
     for step in range(steps):
         for group in optimiser.param_groups:
             group["lr"] = group["base_lr"] * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         temperature = temperature_at(step / max(1, soft_steps)) if step < soft_steps else None
-        cost, mse, bpp = rd_cost(model, params, target, code, lam, temperature, grey, proxy, modulation)
-        # straight-through, the step's cost is the coded cost (up to the modulation's binary16 rounding)
-        if temperature is None and float(cost.detach()) + lam * modulation_bpp < best_cost:
-            best_cost = float(cost.detach()) + lam * modulation_bpp
-            best = current()
         optimiser.zero_grad(set_to_none=True)
-        cost.backward()
+        value, mse, bpp = cost(params, modulation, temperature, True)
+        # straight-through, the step's cost is the coded cost (up to the modulation's binary16 rounding)
+        if temperature is None and value + lam * modulation_bpp < best_cost:
+            best_cost = value + lam * modulation_bpp
+            best = current()
         optimiser.step()
         if progress is not None:
             progress(step, {"psnr": -10 * math.log10(max(mse, 1e-10)), "bpp": bpp})

@@ -115,20 +115,26 @@ def gather_plan(height: int, width: int, coarse_width: int) -> tuple[int, torch.
     return n_a, coarse, same, inverse
 
 
+def padded_coarser(coarse: torch.Tensor) -> torch.Tensor:
+    """A coarser level [B, 1, h', w'] as its finer level's contexts read it: clamped, zero-padded by one vertex
+    [B, 1, h' + 2, w' + 2] (the layout of inrcodec.entropy.context_model.padded_grid, in latent units)."""
+    return F.pad(coarse.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP), (1, 1, 1, 1))
+
+
 def context_inputs(
     latent: torch.Tensor, coarse: torch.Tensor | None, rate_codes: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The context networks' inputs of a level: latent [B, 1, h, w], the coarser level [B, 1, h', w'] (None for
-    the coarsest), rate codes [B] -> (pass A [B, N_A, 10], pass B [B, N_B, 22]), in coding order."""
+    """The context networks' inputs of a level: latent [B, 1, h, w], the coarser level as padded_coarser gives
+    it [B, 1, h' + 2, w' + 2] (None for the coarsest), rate codes [B] -> (pass A [B, N_A, 10], pass B
+    [B, N_B, 22]), in coding order."""
     batch, _, height, width = latent.shape
-    coarse_width = coarse.shape[-1] if coarse is not None else 1
+    coarse_width = coarse.shape[-1] - 2 if coarse is not None else 1
     n_a, coarse_index, same_index, _ = gather_plan(height, width, coarse_width)
     n = height * width
     if coarse is None:
         around = torch.zeros(batch, n, 9)
     else:
-        padded = F.pad(coarse.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP), (1, 1, 1, 1)).reshape(batch, -1)
-        around = padded[:, coarse_index]
+        around = coarse.reshape(batch, -1)[:, coarse_index]
     rate = (rate_codes / RATE_FEATURE_DIVISOR).view(-1, 1, 1).expand(batch, n, 1)
     same = F.pad(latent.clamp(-CONTEXT_CLAMP, CONTEXT_CLAMP), (2, 2, 2, 2)).reshape(batch, -1)[:, same_index]
     first = torch.cat([around[:, :n_a], rate[:, :n_a]], dim=-1)
@@ -170,16 +176,20 @@ class SharedModel(nn.Module):
         return self.synthesis(features, modulation)
 
     def distribution(
-        self, latents: list[torch.Tensor], rate_codes: torch.Tensor
+        self, latents: list[torch.Tensor], rate_codes: torch.Tensor, first_level: int = 0,
+        coarser: torch.Tensor | None = None,
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per level (finest first), the Laplace (mean, log-scale) [B, 1, h, w] of every latent from its causal
-        context in the integer latents `latents` (rounded values: the decoder sees nothing else)."""
+        context in the integer latents `latents` (rounded values: the decoder sees nothing else), the model's
+        levels first_level..; coarser: what the coarsest of them reads as its coarser level, in padded_coarser's
+        layout (a tile's window of the canvas, SPEC 3.2), None for the model's coarsest level."""
         out = []
-        for level, q in enumerate(latents):
+        for index, q in enumerate(latents):
             batch, _, height, width = q.shape
-            coarse = latents[level + 1] if level + 1 < len(latents) else None
+            coarse = padded_coarser(latents[index + 1]) if index + 1 < len(latents) else coarser
             first, second = context_inputs(q, coarse, rate_codes)
-            inverse = gather_plan(height, width, coarse.shape[-1] if coarse is not None else 1)[3]
+            inverse = gather_plan(height, width, coarse.shape[-1] - 2 if coarse is not None else 1)[3]
+            level = first_level + index
             params = torch.cat([self.context_a[level](first), self.context_b[level](second)], dim=1)[:, inverse]
             params = params.view(batch, height, width, 2).permute(0, 3, 1, 2)
             out.append((params[:, :1], params[:, 1:].clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)))

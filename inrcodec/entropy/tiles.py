@@ -116,7 +116,8 @@ def decode_tiles(coarse_stream: bytes, streams: dict[int, bytes], grid: TileGrid
     k = grid.tiled_levels
     coarse = decode_latents(coarse_stream, [grid.grid_shape(l) for l in range(k, grid.n_levels)], nets, rate_code,
                             first_level=k)  # fmt: skip
-    latents = [np.zeros(grid.grid_shape(level), dtype=np.int64) for level in range(k)] + coarse
+    # int32 canvases (a coded latent lies within 255 of a bounded mean): half the memory of int64
+    latents = [np.zeros(grid.grid_shape(level), dtype=np.int32) for level in range(k)] + coarse
     for index, stream in streams.items():
         shapes = [latents[level][grid.vertices(index, level)].shape for level in range(k)]
         try:

@@ -107,10 +107,12 @@ def _conv3x3(x: np.ndarray, origin: tuple[int, int], size: tuple[int, int], kern
 
 def render(
     latents: list[np.ndarray], gains: np.ndarray, weights: SynthesisWeights, height: int, width: int,
-    strip_rows: int = STRIP_ROWS, view: View | None = None,
+    strip_rows: int = STRIP_ROWS, view: View | None = None, finish=None,
 ) -> np.ndarray:
     """Integer latents (finest first) of a height x width image, gains [L] float32 -> RGB float32 (not clipped)
-    of the view: [bottom - top, right - left, 3] (default: the whole image at its coded size).
+    of the view: [bottom - top, right - left, 3] (default: the whole image at its coded size); finish: applied
+    to each strip's float RGB [n, w, 3] as it is rendered (e.g. to 8 bits), so the whole image is only ever
+    held in its output form.
 
     Only the window is computed, with a halo of one row and column per convolution, so a region costs its share
     of the image and equals the same window of the whole render."""
@@ -119,7 +121,7 @@ def render(
     halo = len(weights.res)
     size = (view.out_height, view.out_width)
     left, right = max(0, view.left - halo), min(view.out_width, view.right + halo)
-    out = np.empty((view.bottom - view.top, view.right - view.left, 3), dtype=np.float32)
+    out = None
     for first in range(view.top, view.bottom, strip_rows):
         last = min(view.bottom, first + strip_rows)
         top, bottom = max(0, first - halo), min(view.out_height, last + halo)
@@ -139,7 +141,12 @@ def render(
             origin = new_origin
         w_out, b_out = weights.out
         window = x[first - origin[0] : last - origin[0], view.left - origin[1] : view.right - origin[1]]
-        out[first - view.top : last - view.top] = window @ w_out.T + b_out + np.float32(0.5)
+        strip = window @ w_out.T + b_out + np.float32(0.5)
+        if finish is not None:
+            strip = finish(strip)
+        if out is None:
+            out = np.empty((view.bottom - view.top, *strip.shape[1:]), dtype=strip.dtype)
+        out[first - view.top : last - view.top] = strip
     return out
 
 

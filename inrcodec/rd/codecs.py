@@ -168,11 +168,13 @@ class InrCodec(Codec):
     kind: str = "inrcodec"
     qualities: tuple = tuple(QUALITY_LAMBDAS)
     steps: int | None = field(default=None)
+    tile: int | None = field(default=None)
 
     def encode(self, rgb, quality):
         from inrcodec.api import encode_image
 
-        return encode_image(rgb, quality=int(quality), preset=self.preset, steps=self.steps, model=self.model).data
+        return encode_image(rgb, quality=int(quality), preset=self.preset, steps=self.steps, model=self.model,
+                            tile=self.tile).data  # fmt: skip
 
     def decode(self, data):
         from inrcodec.api import decode_image
@@ -189,18 +191,20 @@ class InrCodec(Codec):
         entry = resolve_model(self.model)
         return {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__,
                 "preset": self.preset, "steps": self.steps, "refinement_steps": preset_steps(self.preset, self.steps),
-                "model": {"id": entry.id, "sha256": entry.sha256}}
+                "model": {"id": entry.id, "sha256": entry.sha256}} | ({} if self.tile is None else {"tile": self.tile})
 
 
-def inrcodec_codec(preset: str, model: str = "default", steps: int | None = None) -> InrCodec:
-    """The inrcodec entry of a run, named by preset (and model/steps when not the defaults)."""
+def inrcodec_codec(preset: str, model: str = "default", steps: int | None = None, tile: int | None = None) -> InrCodec:
+    """The inrcodec entry of a run, named by preset (and model/steps/tile when not the defaults)."""
     name = f"inrcodec-{preset}"
     label = f"inrcodec {preset}"
     if model != "default":
         name, label = f"{name}-{model}", f"{label} ({model})"
     if steps is not None:
         name, label = f"{name}-{steps}steps", f"{label}, {steps} steps"
-    return InrCodec(preset=preset, model=model, name=name, label=label, steps=steps)
+    if tile is not None:
+        name, label = f"{name}-tile{tile}", f"{label}, tiles of {tile} px" if tile else f"{label}, untiled"
+    return InrCodec(preset=preset, model=model, name=name, label=label, steps=steps, tile=tile)
 
 
 def baseline_codecs(names: list[str]) -> list[Codec]:
