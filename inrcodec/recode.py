@@ -1,9 +1,10 @@
 """Files from integer latents, and crops of files: entropy coding only (no torch, no fitting), so the latents
 and so the pixels inside a crop stay exactly those of the file it was cut from.
 
-`inrcodec crop` keeps the tiles that a box of the image needs and the box itself (SPEC.md section 3.2). Tiled
-files are cut by copying tile streams; an untiled (2.0/2.1) file is first re-coded in tiles from its decoded
-latents, which changes no latent.
+`inrcodec crop` keeps the tiles that a box of the image needs and the box itself (SPEC.md section 3.2), and
+re-codes them with the latents that the box's render does not read set to 0, so that a crop's size follows the
+box's area rather than its tiles' (an untiled 2.0/2.1 file is cut into tiles first). Re-coding changes no
+latent that the box reads.
 """
 
 from __future__ import annotations
@@ -54,30 +55,29 @@ def code_latents(file: ImageFile, integers: list[np.ndarray], contexts: ContextN
     return replace(file, payload=coarse + b"".join(streams), tiling=tiling), coded
 
 
-CROP_TILE_LOG2 = 7  # the tiles an untiled file is re-coded in before it is cut
+CROP_TILE_LOG2 = 6  # the tiles an untiled file is re-coded in before it is cut (the smallest the format allows)
 
 
-def needed_only(grid_values: np.ndarray, level: int, grid: TileGrid, present: set[int], box: tuple[int, int, int, int],
+def window_only(grid_values: np.ndarray, level: int, size: tuple[int, int], box: tuple[int, int, int, int],
                 margin: int) -> np.ndarray:  # fmt: skip
-    """A coarse level of a crop's canvas with 0 wherever neither the box's render nor a kept tile's contexts
-    read it: zeros cost almost nothing to code, and the decode of the box never reads them."""
+    """Grid `level` of a crop's canvas (height, width = size) with 0 wherever the render of `box` (with `margin`
+    pixels of convolution halo) does not read it: zeros cost little to code, and the decode of the box never
+    reads them."""
     x, y, w, h = box
     step = 1 << level
     keep = np.zeros(grid_values.shape, dtype=bool)
-    r0, r1 = vertex_span((max(0, y - margin), min(grid.height, y + h + margin)), step, grid_values.shape[0])
-    c0, c1 = vertex_span((max(0, x - margin), min(grid.width, x + w + margin)), step, grid_values.shape[1])
+    r0, r1 = vertex_span((max(0, y - margin), min(size[0], y + h + margin)), step, grid_values.shape[0])
+    c0, c1 = vertex_span((max(0, x - margin), min(size[1], x + w + margin)), step, grid_values.shape[1])
     keep[r0:r1, c0:c1] = True
-    if level == grid.tiled_levels:  # a kept tile's finest coarse-reading level sees this level +-1 vertex
-        for index in present:
-            rows, cols = grid.vertices(index, level)
-            keep[max(0, rows.start - 1) : rows.stop + 1, max(0, cols.start - 1) : cols.stop + 1] = True
     return np.where(keep, grid_values, 0)
 
 
 def crop(data: bytes, box: tuple[int, int, int, int], tile_log2: int = CROP_TILE_LOG2) -> bytes:
-    """A file that decodes to `box` (x, y, w, h of the image `data` shows) and holds only what that needs: the
-    tiles that cover the box, as they are, and in a HALO section the few latents of the tiles around them that
-    the render of the box reads (SPEC.md 3.3). Its decode equals the same box of the whole decode."""
+    """A file that decodes to `box` (x, y, w, h of the image `data` shows) and holds only what that needs (SPEC.md
+    3.2, 3.3): on a canvas of the tiles that cover the box and one ring of absent tiles around them, the covering
+    tiles re-coded with every latent that the render of the box does not read set to 0, and in a HALO section
+    the few latents of the ring that it does read. Its decode equals the same box of the whole decode. An
+    untiled file is tiled in tiles of 2^tile_log2 pixels first; a tiled one keeps its tiles."""
     file = parse_image(data, max_pixels=1 << 62)
     x, y, w, h = box
     bx, by, bw, bh = file.box
@@ -86,44 +86,37 @@ def crop(data: bytes, box: tuple[int, int, int, int], tile_log2: int = CROP_TILE
     if x < 0 or y < 0 or x + w > bw or y + h > bh:
         raise InrCodecError(f"the box {x},{y},{w},{h} is not inside the {bw}x{bh} image")
     shared = decoder.model_for(file)
-    if file.tiling is None:
-        integers = decoder.decode_file_latents(file, shared)
-        file, coded = code_latents(file, integers, shared.contexts, max(tile_log2, file.n_levels - 1))
-        _check_unchanged(integers, coded)
     grid = decoder.tile_grid(file)
+    if grid is None:
+        grid = tile_grid_for(file.width, file.height, file.n_levels, max(tile_log2, file.n_levels - 1))
     side, margin = grid.side, len(shared.synthesis.res)
     left, top = bx + x, by + y  # the box on the canvas
     covering = (left // side, (left + w - 1) // side, top // side, (top + h - 1) // side)
-    # the new canvas: the covering tiles and one ring around them (where the halo's vertices lie)
     cx0, cx1 = max(0, covering[0] - 1), min(grid.columns - 1, covering[1] + 1)
     cy0, cy1 = max(0, covering[2] - 1), min(grid.rows - 1, covering[3] + 1)
     origin_x, origin_y = cx0 * side, cy0 * side
     width, height = min(file.width, (cx1 + 1) * side) - origin_x, min(file.height, (cy1 + 1) * side) - origin_y
     new_grid = TileGrid(height, width, file.n_levels, grid.tile_log2, grid.tiled_levels)
-    streams = file.tiling.streams(file.payload)
-    kept, present = [], set()
-    for ty in range(cy0, cy1 + 1):
-        for tx in range(cx0, cx1 + 1):
-            inside = covering[0] <= tx <= covering[1] and covering[2] <= ty <= covering[3]
-            if inside:
-                present.add(len(kept))
-            kept.append(streams[ty * grid.columns + tx] if inside else b"")
+    present = {(ty - cy0) * new_grid.columns + tx - cx0
+               for ty in range(covering[2], covering[3] + 1) for tx in range(covering[0], covering[1] + 1)}  # fmt: skip
     new_box = (left - origin_x, top - origin_y, w, h)
+    needed = None
+    if file.tiling is not None:
+        needed = sorted(ty * grid.columns + tx for ty in range(cy0, cy1 + 1) for tx in range(cx0, cx1 + 1))
+    latents = decoder.decode_file_latents(file, shared, needed)
+    kept = []
+    for level in range(file.n_levels):
+        rows, cols = new_grid.grid_shape(level)
+        window = latents[level][origin_y >> level :, origin_x >> level :][:rows, :cols]
+        kept.append(window_only(window, level, (height, width), new_box, margin))
+    coarse_stream, streams, coded = encode_tiles(kept, new_grid, shared.contexts, file.rate_code, only=present)
+    _check_unchanged(kept, coded)
     positions = halo_positions(new_grid, present, new_box, margin)
-    needed = {ty * grid.columns + tx for ty in range(cy0, cy1 + 1) for tx in range(cx0, cx1 + 1)}
-    latents = decoder.decode_file_latents(file, shared, sorted(needed))
-    values = [latents[level][rows + (origin_y >> level), cols + (origin_x >> level)]
-              for level, (rows, cols) in enumerate(positions)]  # fmt: skip
-    # the coarse levels re-coded on the new canvas (the same integers): the kept tiles read them unchanged
-    k = grid.tiled_levels
-    coarse = [needed_only(latents[level][origin_y >> level :, origin_x >> level :][: new_grid.grid_shape(level)[0],
-                                                                                  : new_grid.grid_shape(level)[1]],
-                          level, new_grid, present, new_box, margin)
-              for level in range(k, file.n_levels)]  # fmt: skip
-    coarse_stream, coded = encode_latents(coarse, shared.contexts, file.rate_code, first_level=k)
-    _check_unchanged(coarse, coded)
-    tiling = Tiling(grid.tile_log2, k, new_box, len(coarse_stream), tuple(len(stream) for stream in kept))
-    cropped = replace(file, width=width, height=height, payload=coarse_stream + b"".join(kept), tiling=tiling,
+    values = [kept[level][rows, cols] for level, (rows, cols) in enumerate(positions)]
+    lengths = tuple(len(streams[index]) if index in present else 0 for index in range(new_grid.count))
+    tiling = Tiling(grid.tile_log2, grid.tiled_levels, new_box, len(coarse_stream), lengths)
+    payload = coarse_stream + b"".join(streams[index] for index in sorted(present))
+    cropped = replace(file, width=width, height=height, payload=payload, tiling=tiling,
                       halo=Halo(margin, np.concatenate(values) if values else np.zeros(0, np.int64)))  # fmt: skip
     return cropped.to_bytes()
 

@@ -14,7 +14,15 @@ from inrcodec.entropy.context_model import (
     pass_positions,
     table_choice,
 )
-from inrcodec.entropy.planes import CHUNK_LATENTS, ContextNetworks, decode_latents, encode_latents, max_latents
+from inrcodec.entropy.planes import (
+    CHUNK_LATENTS,
+    ContextNetworks,
+    StreamError,
+    decode_latents,
+    decode_streams,
+    encode_latents,
+    max_latents,
+)
 from inrcodec.model.config import SAME_LEVEL_OFFSETS, level_shape
 
 
@@ -141,6 +149,21 @@ def test_damaged_streams_are_refused():
         decode_latents(data + b"\0\0\0\1", shapes, nets, 50)
     with pytest.raises(ValueError):
         decode_latents(data[:3], shapes, nets, 50)
+
+
+def test_streams_decoded_in_lockstep_equal_each_decoded_alone():
+    nets = random_networks(levels=3)
+    rng = np.random.default_rng(6)
+    coarsers = [padded_grid(rng.integers(-3, 4, size=level_shape(17, 30, 2)), 1) for _ in range(3)]
+    grids = [random_latents(seed, 17, 30, levels=2) for seed in (7, 8, 9)]
+    streams = [encode_latents(g, nets, 40, coarser=c)[0] for g, c in zip(grids, coarsers)]
+    together = decode_streams(streams, [q.shape for q in grids[0]], nets, 40, 0, coarsers)
+    for g, c, stream, decoded in zip(grids, coarsers, streams, together):
+        alone = decode_latents(stream, [q.shape for q in g], nets, 40, coarser=c)
+        assert all((a == b).all() and (a == d).all() for a, b, d in zip(g, alone, decoded))
+    with pytest.raises(StreamError) as error:  # the damaged one is named, whatever its neighbours
+        decode_streams([streams[0], streams[1][:-4], streams[2]], [q.shape for q in grids[0]], nets, 40, 0, coarsers)
+    assert error.value.position == 1
 
 
 def test_a_tiny_stream_claiming_many_latents_is_refused_before_decoding():

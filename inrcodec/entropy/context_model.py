@@ -51,9 +51,12 @@ class IntegerMlp:
         return cls(tuple(weights), tuple(biases))
 
     def __post_init__(self) -> None:
-        # float64 copies for the fast path: integers below 2^53 are exact in float64, whatever the BLAS
+        # float64 copies for the fast path, scaled by 2^-12: W x / 2^12 summed term by term is exact (every
+        # partial sum is a multiple of 2^-12 below 2^32 in magnitude: 44 bits), so one floor finishes a layer
+        scale = 1.0 / (1 << WEIGHT_BITS)
         object.__setattr__(self, "_float_layers", tuple(
-            (w.astype(np.float64), b.astype(np.float64)[:, None]) for w, b in zip(self.weights, self.biases)
+            (w.astype(np.float64) * scale, b.astype(np.float64)[:, None] * scale)
+            for w, b in zip(self.weights, self.biases)
         ))  # fmt: skip
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -65,7 +68,6 @@ class IntegerMlp:
         for i, (w, b) in enumerate(layers):
             x = w @ x
             x += b
-            x *= 1.0 / (1 << WEIGHT_BITS)  # exact: a power of two
             np.floor(x, out=x)
             if i < len(layers) - 1:
                 np.clip(x, 0, ACTIVATION_LIMIT, out=x)
@@ -82,40 +84,42 @@ class IntegerMlp:
 
 
 def padded_grid(grid: np.ndarray, pad: int) -> np.ndarray:
-    """int grid [h, w] -> float64 [h + 2 pad, w + 2 pad]: values clamped to +-CONTEXT_CLAMP, at 2^-8, zero outside."""
+    """int grid [..., h, w] -> float64 [..., h + 2 pad, w + 2 pad]: values clamped to +-CONTEXT_CLAMP, at 2^-8,
+    zero outside (leading axes, a stack of grids, are not padded)."""
     clamped = np.clip(grid, -CONTEXT_CLAMP, CONTEXT_CLAMP).astype(np.float64) * _ONE
-    return np.pad(clamped, pad)
+    return np.pad(clamped, [(0, 0)] * (grid.ndim - 2) + [(pad, pad)] * 2)
 
 
 def context_matrix(
     coarse: np.ndarray | None, same: np.ndarray | None, rows: np.ndarray, cols: np.ndarray, rate_code: int
 ) -> np.ndarray:
-    """Fixed-point inputs [C, N] (float64 holding integers at 2^-8) of vertices (rows, cols) of a level.
+    """Fixed-point inputs [C, N] (float64 holding integers at 2^-8) of vertices (rows, cols) of a level; of a
+    stack of B grids of one size, [C, B N] (grid after grid).
 
-    coarse: padded_grid(coarser level, 1), or None for the coarsest level (zeros); same: padded_grid(this
-    level, 2) in pass B, None in pass A. Columns: the 3x3 neighbourhood of the parent (rows // 2, cols // 2) on
+    coarse: padded_grid(coarser level, 1) ([h, w] or [B, h, w]), or None for the coarsest level (zeros); same:
+    padded_grid(this level, 2) in pass B, None in pass A. Columns: the 3x3 neighbourhood of the parent (rows // 2, cols // 2) on
     the coarser level in (dy, dx) row-major order, mirrored left-right on odd columns and up-down on odd rows (so
     the first row and column lie away from the vertex); the rate code as t / 64; in pass B the 12 neighbours
     of SAME_LEVEL_OFFSETS.
     """
-    n = rows.size
-    out = np.zeros((10 + (len(SAME_LEVEL_OFFSETS) if same is not None else 0), n), dtype=np.float64)
+    stacked = next((grid.shape[0] for grid in (coarse, same) if grid is not None and grid.ndim == 3), 1)
+    out = np.zeros((10 + (len(SAME_LEVEL_OFFSETS) if same is not None else 0), stacked, rows.size), dtype=np.float64)
     if coarse is not None:
-        stride = coarse.shape[1]
+        stride = coarse.shape[-1]
         sign_y = np.where(rows % 2 == 1, -stride, stride)
         sign_x = np.where(cols % 2 == 1, -1, 1)
         centre = (rows // 2 + 1) * stride + cols // 2 + 1
-        flat = coarse.ravel()
+        flat = coarse.reshape(stacked, -1)
         for k, (dy, dx) in enumerate((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
-            out[k] = flat[centre + sign_y * dy + sign_x * dx]
+            out[k] = flat[:, centre + sign_y * dy + sign_x * dx]
     out[9] = rate_code * (_ONE // RATE_FEATURE_DIVISOR)
     if same is not None:
-        stride = same.shape[1]
+        stride = same.shape[-1]
         centre = (rows + 2) * stride + cols + 2
-        flat = same.ravel()
+        flat = same.reshape(stacked, -1)
         for k, (dy, dx) in enumerate(SAME_LEVEL_OFFSETS):
-            out[10 + k] = flat[centre + dy * stride + dx]
-    return out
+            out[10 + k] = flat[:, centre + dy * stride + dx]
+    return out.reshape(out.shape[0], -1)
 
 
 def pass_positions(height: int, width: int, second: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from inrcodec.entropy.ans import ChunkDecoder, ChunkEncoder
 from inrcodec.entropy.context_model import IntegerMlp, context_matrix, padded_grid, pass_positions, table_choice
-from inrcodec.entropy.tables import ALPHABET_HALF, LATENTS_PER_STREAM_BIT
+from inrcodec.entropy.tables import ALPHABET_HALF, LATENTS_PER_STREAM_BIT, N_TABLES
 
 CHUNK_LATENTS = 1 << 16
 
@@ -61,7 +61,7 @@ def chunk_tables(
     rate_code: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """-> (integer means, table indices) int64 [N] of a chunk of `level` (the model's level number), from the
-    already decoded integers."""
+    already coded integers."""
     net = (nets.second if second else nets.first)[level]
     return table_choice(net(context_matrix(around.coarse, around.same, rows, cols, rate_code)))
 
@@ -95,6 +95,14 @@ def max_latents(stream_bytes: int) -> int:
     return LATENTS_PER_STREAM_BIT * (8 * stream_bytes + 64)
 
 
+class StreamError(ValueError):
+    """A malformed stream among several decoded together: `position` says which."""
+
+    def __init__(self, position: int, message: str) -> None:
+        super().__init__(message)
+        self.position = position
+
+
 def decode_latents(
     data: bytes, shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int = 0,
     coarser: np.ndarray | None = None,
@@ -102,18 +110,57 @@ def decode_latents(
     """Stream -> integer grids int64 (finest first) of the model's levels first_level.. (coarser: as for
     encode_latents). ValueError on a stream too short for its grids, or one that is corrupted or truncated
     (wrong terminator, bytes left over)."""
+    try:
+        return decode_streams([data], shapes, nets, rate_code, first_level, [coarser])[0]
+    except StreamError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def decode_streams(
+    streams: list[bytes], shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int,
+    coarsers: list[np.ndarray | None],
+) -> list[list[np.ndarray]]:
+    """Several streams of grids of the same shapes (tiles of one size), each with its own coarser grid, decoded
+    in lockstep: each chunk's context network runs once for all of them, so many small streams cost about what
+    one stream of their latents would. -> per stream, its grids as decode_latents gives them. StreamError
+    (naming the stream's position) as decode_latents raises ValueError."""
     total = sum(h * w for h, w in shapes)
-    if total > max_latents(len(data)):
-        raise ValueError(f"entropy-coded data of {len(data)} bytes is too short for {total} latents")
-    latents = [np.zeros(shape, dtype=np.int64) for shape in shapes]
-    decoder = ChunkDecoder(data)
-    around = _Neighbourhood()
+    decoders = []
+    for position, data in enumerate(streams):
+        if total > max_latents(len(data)):
+            raise StreamError(position, f"entropy-coded data of {len(data)} bytes is too short for {total} latents")
+        try:
+            decoders.append(ChunkDecoder(data))
+        except ValueError as exc:
+            raise StreamError(position, str(exc)) from None
+    # grids of all streams stacked, [B, h, w] per level: each context gather serves them all at once
+    stacks = [np.zeros((len(streams), *shape), dtype=np.int64) for shape in shapes]
+    coarser = None if coarsers[0] is None else np.stack(coarsers)
+    key, coarse, same = None, None, None
     for level, second, rows, cols in traversal(shapes):
-        around.update(latents, level, second, coarser)
-        means, table = chunk_tables(nets, around, first_level + level, second, rows, cols, rate_code)
-        order = np.argsort(table, kind="stable")
-        tables_used, counts = np.unique(table[order], return_counts=True)
-        residuals = np.concatenate([decoder.decode(c, t) for t, c in zip(tables_used, counts)])
-        latents[level][rows[order], cols[order]] = residuals + means[order]
-    decoder.finish()
-    return latents
+        if key != (level, second):
+            if key is None or key[0] != level:
+                coarse = padded_grid(stacks[level + 1], 1) if level + 1 < len(stacks) else coarser
+            same = padded_grid(stacks[level], 2) if second else None
+            key = (level, second)
+        net = (nets.second if second else nets.first)[first_level + level]
+        means, table = table_choice(net(context_matrix(coarse, same, rows, cols, rate_code)))
+        # one stable sort for all streams: by stream, then table, raster order kept among equal tables
+        order = np.argsort(table + np.repeat(np.arange(len(decoders)) * N_TABLES, rows.size), kind="stable")
+        groups, counts = np.unique(table[order] + order // rows.size * N_TABLES, return_counts=True)
+        bounds = np.searchsorted(groups // N_TABLES, np.arange(len(decoders) + 1))
+        residuals = []
+        for position, decoder in enumerate(decoders):
+            span = slice(bounds[position], bounds[position + 1])
+            try:
+                residuals.append(decoder.decode_groups(groups[span] - position * N_TABLES, counts[span]))
+            except ValueError as exc:
+                raise StreamError(position, str(exc)) from None
+        stream, vertex = np.divmod(order, rows.size)
+        stacks[level][stream, rows[vertex], cols[vertex]] = np.concatenate(residuals) + means[order]
+    for position, decoder in enumerate(decoders):
+        try:
+            decoder.finish()
+        except ValueError as exc:
+            raise StreamError(position, str(exc)) from None
+    return [[grid[position] for grid in stacks] for position in range(len(streams))]

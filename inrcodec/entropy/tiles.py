@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from inrcodec.entropy.context_model import padded_grid
-from inrcodec.entropy.planes import ContextNetworks, decode_latents, encode_latents
+from inrcodec.entropy.planes import ContextNetworks, StreamError, decode_latents, decode_streams, encode_latents
+
+LOCKSTEP_LATENTS = 1 << 18  # tiles' latents decoded together: 24 MB of contexts at most per pass
 
 
 @dataclass(frozen=True)
@@ -92,15 +94,18 @@ def tile_share(latents: list[np.ndarray], grid: TileGrid, index: int) -> list[np
     return [latents[level][grid.vertices(index, level)] for level in range(grid.tiled_levels)]
 
 
-def encode_tiles(latents: list[np.ndarray], grid: TileGrid, nets: ContextNetworks,
-                 rate_code: int) -> tuple[bytes, list[bytes], list[np.ndarray]]:  # fmt: skip
+def encode_tiles(latents: list[np.ndarray], grid: TileGrid, nets: ContextNetworks, rate_code: int,
+                 only: set[int] | None = None) -> tuple[bytes, list[bytes], list[np.ndarray]]:  # fmt: skip
     """Integer grids (finest first) -> (the coarse levels' stream, one stream per tile in raster order, the grids
-    as coded)."""
+    as coded). only: code just these tiles (the others' streams are empty, their latents left as given)."""
     k = grid.tiled_levels
     coarse_stream, coarse_coded = encode_latents(latents[k:], nets, rate_code, first_level=k)
     coded = [np.asarray(q, dtype=np.int64).copy() for q in latents[:k]] + coarse_coded
     streams = []
     for index in range(grid.count):
+        if only is not None and index not in only:
+            streams.append(b"")
+            continue
         window = coarse_window(coded[k], grid, index)
         stream, share = encode_latents(tile_share(coded, grid, index), nets, rate_code, coarser=window)
         for level, values in enumerate(share):
@@ -118,14 +123,23 @@ def decode_tiles(coarse_stream: bytes, streams: dict[int, bytes], grid: TileGrid
                             first_level=k)  # fmt: skip
     # int32 canvases (a coded latent lies within 255 of a bounded mean): half the memory of int64
     latents = [np.zeros(grid.grid_shape(level), dtype=np.int32) for level in range(k)] + coarse
-    for index, stream in streams.items():
-        shapes = [latents[level][grid.vertices(index, level)].shape for level in range(k)]
-        try:
-            share = decode_latents(stream, shapes, nets, rate_code, coarser=coarse_window(latents[k], grid, index))
-        except ValueError as exc:
-            raise ValueError(f"tile {index}: {exc}") from None
-        for level, values in enumerate(share):
-            latents[level][grid.vertices(index, level)] = values
+    # tiles of one size are decoded together, LOCKSTEP_LATENTS at a time (the contexts of a chunk of each are
+    # held at once): one context network call per chunk for the lot
+    by_shape: dict[tuple, list[int]] = {}
+    for index in streams:
+        by_shape.setdefault(tuple(latents[level][grid.vertices(index, level)].shape for level in range(k)), []).append(index)
+    for shapes, indexes in by_shape.items():
+        per_batch = max(1, LOCKSTEP_LATENTS // sum(h * w for h, w in shapes))
+        for start in range(0, len(indexes), per_batch):
+            batch = indexes[start : start + per_batch]
+            try:
+                shares = decode_streams([streams[i] for i in batch], list(shapes), nets, rate_code, 0,
+                                        [coarse_window(latents[k], grid, i) for i in batch])  # fmt: skip
+            except StreamError as exc:
+                raise ValueError(f"tile {batch[exc.position]}: {exc}") from None
+            for index, share in zip(batch, shares):
+                for level, values in enumerate(share):
+                    latents[level][grid.vertices(index, level)] = values
     return latents
 
 
