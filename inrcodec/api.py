@@ -65,8 +65,9 @@ def decode(data: FileInput, max_pixels: int | None = None, *, region: tuple[int,
 
 def crop(data: FileInput, box: tuple[int, int, int, int]) -> bytes:
     """A new .inr file that decodes to `box` (x, y, w, h of the image) of `data` (bytes or a path), without
-    re-encoding: it keeps only the tiles that cover the box. Its pixels equal the whole file's inside the box,
-    except near box edges that are not image edges (README "Tiles")."""
+    re-encoding: it keeps the tiles that cover the box (64-pixel tiles for an untiled file), with the latents the
+    box's render does not read set to 0. Its pixels equal the box of the whole file's decode, within one level of
+    255 (README "Tiles")."""
     from inrcodec.recode import crop as crop_file
 
     return crop_file(file_bytes(data), tuple(int(v) for v in box))

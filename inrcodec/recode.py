@@ -22,7 +22,7 @@ from inrcodec.errors import InrCodecError
 TILED_LEVELS = 3  # levels 0..2 in tiles, 3.. (1/64 of the latents) in the coarse stream
 # Measured on Kodak (eval/results/v2/tiling.json): tiles of 128 / 256 / 512 pixels cost +2.8 / +1.0 / +0.4 %
 # BD-rate and slow entropy decoding (more, smaller streams), and buy crops and region decodes. Images up to
-# TILING_PIXELS are left untiled by default (a crop re-codes them losslessly); larger ones get 256-pixel tiles.
+# TILING_PIXELS are left untiled by default (a crop cuts them into tiles); larger ones get 256-pixel tiles.
 DEFAULT_TILE_LOG2 = 8
 TILING_PIXELS = 1 << 22
 

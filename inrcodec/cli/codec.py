@@ -485,9 +485,9 @@ def crop(
 ) -> None:
     """Cut a box out of a .inr image without re-encoding.
 
-    The new file keeps only the tiles that cover the box (an untiled file is re-coded in 256-pixel tiles first,
-    which changes no latent). It decodes to the box: the same pixels as the whole file's, except near box edges
-    that are not image edges, where the tiles left out no longer contribute (README "Tiles").
+    The new file keeps the tiles that cover the box (an untiled file is cut into 64-pixel tiles first) and
+    re-codes them with the latents that the box's render does not read set to 0, so its size follows the box's
+    area. It decodes to the box of the whole file's decode, within one level of 255 (README "Tiles").
     """
     from inrcodec.api import crop as crop_file
 
