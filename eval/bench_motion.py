@@ -66,7 +66,7 @@ def main() -> None:
             motion = block_motion(current, source_reference)
             search_seconds = time.perf_counter() - search_started
             stream = encode_motion(motion)
-            assert np.array_equal(decode_motion(stream, motion.shape[:2]), motion)
+            assert np.array_equal(decode_motion(stream, motion.shape[:2])[0][0], motion)
             whole_pel = 2 * np.round(motion / 2).astype(np.int64)
             pixel_warp = np.clip(np.floor(warp_pixels(decoded.astype(np.float32), motion) + 0.5), 0, 255).astype(np.uint8)
             row = {

@@ -44,8 +44,8 @@ def main() -> None:
     from inrcodec.bitstream.image_v2 import parse_image
     from inrcodec.encoder.image import encode_image
     from inrcodec.encoder.motion import BLOCK, block_motion
-    from inrcodec.encoder.predicted import encode_predicted, predicted_latents
-    from inrcodec.entropy.motion import encode_motion
+    from inrcodec.encoder.predicted import encode_predicted
+    from inrcodec.entropy.motion import encode_motion, predict_grids
     from inrcodec.metrics import bd_rate, psnr
     from inrcodec.presets import IMAGE_PRESET_STEPS, QUALITY_LAMBDAS
 
@@ -68,7 +68,7 @@ def main() -> None:
             for t in range(1, len(frames)):
                 frame_started = time.perf_counter()
                 motion = block_motion(frames[t], frames[t - 1])
-                prediction = predicted_latents(reference, motion, BLOCK)
+                prediction = predict_grids([reference], [motion], None, BLOCK)
                 coded = encode_predicted(frames[t], prediction, entry, file.rate_code, lam, steps, start=args.start)
                 seconds.append(time.perf_counter() - frame_started)
                 pixels = decoder.render_latents(file, shared, coded.latents, finish=lambda rgb: decoder.pixels_of(rgb, 3))

@@ -33,7 +33,8 @@ def test_motion_round_trips_through_bytes():
     motion = rng.integers(-40, 41, size=(7, 9, 2))
     motion[2:5, 3:6] = (6, -2)  # a coherent area, as real motion has
     data = encode_motion(motion)
-    assert np.array_equal(decode_motion(data, (7, 9)), motion)
+    fields, modes = decode_motion(data, (7, 9))
+    assert np.array_equal(fields[0], motion) and modes is None
     still = np.zeros((7, 9, 2), np.int64)
     assert len(encode_motion(still)) < len(data) / 4  # a still frame's motion costs almost nothing
     with pytest.raises(ValueError):
@@ -68,7 +69,8 @@ def test_a_predicted_frame_decodes_from_its_residual_and_a_still_frame_has_none(
     from inrcodec import decoder
     from inrcodec.bitstream.image_v2 import parse_image
     from inrcodec.encoder.image import encode_image
-    from inrcodec.encoder.predicted import encode_predicted, predicted_latents
+    from inrcodec.encoder.predicted import encode_predicted
+    from inrcodec.entropy.motion import predict_grids
     from inrcodec.entropy.planes import decode_latents
     from inrcodec.metrics import psnr
 
@@ -79,7 +81,7 @@ def test_a_predicted_frame_decodes_from_its_residual_and_a_still_frame_has_none(
     shared = decoder.model_for(file)
     reference = decoder.decode_file_latents(file, shared)
     motion = block_motion(moved, frame, block=16, search=8)
-    prediction = predicted_latents(reference, motion, 16)
+    prediction = predict_grids([reference], [motion], None, 16)
     coded = encode_predicted(moved, prediction, v2_model, 120, 1e-3, steps=2)
     residuals = decode_latents(coded.residual_stream, [q.shape for q in prediction], shared.contexts, 120)
     assert all(np.array_equal(p + r, q) for p, r, q in zip(prediction, residuals, coded.latents))
@@ -89,3 +91,111 @@ def test_a_predicted_frame_decodes_from_its_residual_and_a_still_frame_has_none(
     residuals = decode_latents(still.residual_stream, [q.shape for q in reference], shared.contexts, 120)
     assert not any(r.any() for r in residuals)
     assert all(np.array_equal(q, r) for q, r in zip(still.latents, reference))
+
+
+def test_b_frame_motion_round_trips_and_codes_only_the_vectors_its_blocks_read():
+    from inrcodec.entropy.motion import BOTH, FUTURE, PAST
+
+    rng = np.random.default_rng(4)
+    past, future = rng.integers(-30, 31, size=(5, 6, 2)), rng.integers(-30, 31, size=(5, 6, 2))
+    modes = rng.choice([PAST, BOTH, FUTURE], size=(5, 6))
+    data = encode_motion(past, future, modes=modes)
+    (got_past, got_future), got_modes = decode_motion(data, (5, 6), count=2)
+    assert np.array_equal(got_modes, modes)
+    assert np.array_equal(got_past[modes != FUTURE], past[modes != FUTURE])
+    assert np.array_equal(got_future[modes != PAST], future[modes != PAST])
+    one_way = np.full((5, 6), PAST)
+    assert len(encode_motion(past, future, modes=one_way)) < len(encode_motion(past, future, modes=np.full((5, 6), BOTH)))
+    with pytest.raises(ValueError):
+        encode_motion(past, future)  # two fields need their modes
+    with pytest.raises(ValueError):
+        encode_motion(past, future, modes=np.full((5, 6), 2))
+    with pytest.raises(ValueError):
+        decode_motion(data[:-4], (5, 6), count=2)
+
+
+def test_a_b_frame_prediction_takes_each_blocks_mode():
+    from inrcodec.entropy.motion import BOTH, FUTURE, PAST, predict_grids
+
+    rng = np.random.default_rng(5)
+    first = [rng.integers(-9, 10, size=(32 >> level, 48 >> level)) for level in range(3)]
+    second = [rng.integers(-9, 10, size=g.shape) for g in first]
+    still = [np.zeros((2, 3, 2), np.int64)] * 2
+    modes = np.array([[PAST, BOTH, FUTURE], [FUTURE, PAST, BOTH]])
+    predicted = predict_grids([first, second], still, modes, block=16)
+    level0 = predicted[0]
+    assert np.array_equal(level0[:16, :16], first[0][:16, :16])
+    assert np.array_equal(level0[:16, 16:32], (first[0][:16, 16:32] + second[0][:16, 16:32] + 1) >> 1)
+    assert np.array_equal(level0[16:, :16], second[0][16:, :16])
+    assert np.array_equal(predict_grids([first], still[:1], None, 16)[2], first[2])  # a still P-frame: its reference
+
+
+def test_latent_modes_pick_the_reference_that_the_latents_match():
+    from inrcodec.encoder.motion import latent_modes
+    from inrcodec.entropy.motion import BOTH, FUTURE, PAST
+
+    rng = np.random.default_rng(6)
+    past = [rng.integers(-20, 21, size=(32 >> level, 32 >> level)) for level in range(2)]
+    future = [rng.integers(-20, 21, size=g.shape) for g in past]
+    both = [(a + b + 1) >> 1 for a, b in zip(past, future)]
+    analysis = [g.copy() for g in past]
+    analysis[0][:16, 16:], analysis[1][:8, 8:] = future[0][:16, 16:], future[1][:8, 8:]  # top right: the future
+    analysis[0][16:, 16:], analysis[1][8:, 8:] = both[0][16:, 16:], both[1][8:, 8:]  # bottom right: the mean
+    assert np.array_equal(latent_modes(analysis, (past, future), (2, 2), 16), [[PAST, FUTURE], [PAST, BOTH]])
+
+
+@pytest.mark.parametrize("count,group", [(1, 16), (9, 8), (17, 16), (47, 16), (20, 8)])
+def test_the_coding_order_codes_each_frame_once_after_its_references(count, group):
+    from inrcodec.encoder.clip import BIDIRECTIONAL, INTRA, PREDICTED, coding_order
+
+    for structure in ("hierarchical", "ippp"):
+        plans = coding_order(count, group, structure)
+        assert sorted(p.index for p in plans) == list(range(count))
+        done = set()
+        for plan in plans:
+            assert set(plan.references) <= done
+            assert len(plan.references) == {INTRA: 0, PREDICTED: 1, BIDIRECTIONAL: 2}[plan.kind]
+            done.add(plan.index)
+        intra = sorted(p.index for p in plans if p.kind == INTRA)
+        assert intra == list(range(0, count, group))
+
+        def chain(index):  # the frames decoding `index` entropy-decodes
+            plan = next(p for p in plans if p.index == index)
+            return {index}.union(*(chain(r) for r in plan.references))
+
+        longest = max(len(chain(p.index)) for p in plans)
+        if structure == "hierarchical":
+            assert longest <= group.bit_length() + 1  # O(log group), not the group
+    middle = next(p for p in coding_order(17, 16) if p.index == 8)
+    assert (middle.kind, middle.references, middle.layer) == (BIDIRECTIONAL, (0, 16), 1)
+
+
+def test_a_clip_decodes_from_its_streams_in_coding_order(v2_model):
+    from inrcodec.encoder.clip import INTRA, ClipSettings, encode_clip
+    from inrcodec.entropy.motion import predict_grids
+    from inrcodec.entropy.planes import decode_latents
+    from inrcodec.field.synthesis import render, to_uint8
+    from inrcodec.model.shared import load_shared
+
+    base = textured(64, 96, seed=7)
+    frames = [base[t : t + 48, 2 * t : 2 * t + 64].astype(np.uint8) for t in range(6)]  # a diagonal pan
+    settings = ClipSettings(lam=2e-3, intra_steps=1, inter_steps=1, group=4, residual_offset=40)
+    coded = encode_clip(frames, v2_model, settings)
+    assert [(f.plan.kind, f.plan.index) for f in coded] == [("I", 0), ("I", 4), ("B", 2), ("B", 1), ("B", 3), ("P", 5)]
+    shared = load_shared(v2_model)
+    shapes = [q.shape for q in coded[0].latents]
+    decoded = {}
+    for frame in coded:
+        if frame.plan.kind == INTRA:
+            latents = decode_latents(frame.stream, shapes, shared.contexts, frame.rate_code)
+        else:
+            count = len(frame.plan.references)
+            fields, modes = decode_motion(frame.motion, (3, 4), count=count)
+            prediction = predict_grids([decoded[r] for r in frame.plan.references], fields, modes, 16)
+            residual = decode_latents(frame.stream, shapes, shared.contexts, frame.residual_code)
+            latents = [p + r for p, r in zip(prediction, residual)]
+        assert all(np.array_equal(a, b) for a, b in zip(latents, frame.latents))
+        decoded[frame.plan.index] = latents
+        pixels = render(latents, shared.gains(frame.rate_code), shared.synthesis, 48, 64, finish=to_uint8)
+        assert np.array_equal(pixels, frame.pixels)
+    assert frame.residual_code == max(0, frame.rate_code - 40)

@@ -119,3 +119,22 @@ def warp_pixels(reference: np.ndarray, motion: np.ndarray, block: int = BLOCK) -
     rows, cols = y + vectors[..., 0] / 2, x + vectors[..., 1] / 2
     return np.stack([_bilinear(reference[..., c].astype(np.float32), rows, cols) for c in range(reference.shape[2])],
                     axis=-1)  # fmt: skip
+
+
+def latent_modes(analysis: list[np.ndarray], predictions: tuple[list[np.ndarray], list[np.ndarray]],
+                 blocks: tuple[int, int], block: int = BLOCK) -> np.ndarray:  # fmt: skip
+    """A B-frame's block modes (inrcodec.entropy.motion PAST, BOTH, FUTURE): the current frame's analysis
+    latents (finest first, rounded) and each mode's prediction of them (the past and future references' grids
+    warped; BOTH their mean) -> int64 [By, Bx], per block the mode whose residual would start smallest (the
+    sum of |analysis - prediction| over the block's vertices at every level). The choice is made on the latents,
+    where the residual is coded, not on pixels: the mean of two warped grids can predict the pixels better and
+    still leave a larger residual."""
+    from inrcodec.entropy.motion import BOTH, FUTURE, PAST, vertex_blocks
+
+    costs = np.zeros((3, *blocks))
+    for level, target in enumerate(analysis):
+        by, bx, _, _ = vertex_blocks(target.shape, level, block, blocks)
+        past, future = predictions[0][level], predictions[1][level]
+        for m, prediction in enumerate((past, (past + future + 1) >> 1, future)):
+            np.add.at(costs[m], (by, bx), np.abs(target - prediction))
+    return np.array((PAST, BOTH, FUTURE))[np.argmin(costs, axis=0)].astype(np.int64)

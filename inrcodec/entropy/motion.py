@@ -3,7 +3,9 @@ normative Laplace tables), and the motion-compensated prediction of latent grids
 bit-exact on any machine).
 
 A motion field is int [By, Bx, 2]: per block of `block` pixels, (dy, dx) in half pixels such that the current
-frame at pixel p looks like the reference at p + (dy, dx) / 2 (inrcodec.encoder.motion finds it).
+frame at pixel p looks like the reference at p + (dy, dx) / 2 (inrcodec.encoder.motion finds it). A frame
+predicted from two references (a B-frame) has a field for each and a mode per block, int [By, Bx]: PAST (the
+first reference only), BOTH (the mean of the two warps) or FUTURE (the second only).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from inrcodec.entropy.ans import ChunkDecoder, ChunkEncoder
 from inrcodec.entropy.tables import ALPHABET_HALF, N_FRACTIONS
 
 MOTION_FRACTION = N_FRACTIONS // 2  # the tables' mean offset nearest 0 (+1/16)
+PAST, BOTH, FUTURE = -1, 0, 1  # a B-frame block's prediction, coded as this symbol
 
 
 def predicted_vector(motion: np.ndarray, by: int, bx: int) -> tuple[int, int]:
@@ -40,34 +43,107 @@ def _residual_neighbours(residuals: np.ndarray, by: int, bx: int, c: int) -> tup
     return left, top
 
 
-def encode_motion(motion: np.ndarray) -> bytes:
-    """int [By, Bx, 2] half pixels -> one ANS stream; ValueError if a residual exceeds the alphabet."""
-    residuals = np.zeros_like(motion, dtype=np.int64)
-    encoder = ChunkEncoder()
-    for by in range(motion.shape[0]):
-        for bx in range(motion.shape[1]):
-            prediction = predicted_vector(motion, by, bx)
+def _code_field(coder, field: np.ndarray, decoding: bool, used: np.ndarray | None = None) -> np.ndarray:
+    """Encode (coder: ChunkEncoder) or decode (ChunkDecoder, into `field`) int [By, Bx, 2] vectors against
+    their median predictions, each component's table from its causal neighbours' residuals. A block that does
+    not use the field (used: bool [By, Bx], None: all do) codes nothing: its vector is its prediction."""
+    residuals = np.zeros_like(field, dtype=np.int64)
+    for by in range(field.shape[0]):
+        for bx in range(field.shape[1]):
+            prediction = predicted_vector(field, by, bx)
+            if used is not None and not used[by, bx]:
+                field[by, bx] = prediction
+                continue
             for c in range(2):
-                residuals[by, bx, c] = int(motion[by, bx, c]) - prediction[c]
-                encoder.add(residuals[by, bx, c : c + 1], _table(*_residual_neighbours(residuals, by, bx, c)))
+                table = _table(*_residual_neighbours(residuals, by, bx, c))
+                if decoding:
+                    residuals[by, bx, c] = coder.decode(1, table)[0]
+                    field[by, bx, c] = prediction[c] + residuals[by, bx, c]
+                else:
+                    residuals[by, bx, c] = int(field[by, bx, c]) - prediction[c]
+                    coder.add(residuals[by, bx, c : c + 1], table)
     if np.abs(residuals).max(initial=0) > ALPHABET_HALF:
         raise ValueError(f"a motion vector differs from its prediction by more than {ALPHABET_HALF} half pixels")
+    return field
+
+
+def _code_modes(coder, modes: np.ndarray, decoding: bool) -> np.ndarray:
+    """Encode or decode (into `modes`) int [By, Bx] B-frame modes, each from a table chosen by its left and top
+    neighbours' (PAST, BOTH, FUTURE are -1, 0, 1: a block among BOTH blocks is cheap)."""
+    for by in range(modes.shape[0]):
+        for bx in range(modes.shape[1]):
+            left = int(modes[by, bx - 1]) if bx else 0
+            top = int(modes[by - 1, bx]) if by else 0
+            table = _table(abs(left) + abs(top), 0)
+            if decoding:
+                modes[by, bx] = coder.decode(1, table)[0]
+                if modes[by, bx] not in (PAST, BOTH, FUTURE):
+                    raise ValueError(f"a B-frame block mode of {int(modes[by, bx])} is not -1, 0 or 1")
+            else:
+                coder.add(np.asarray(modes[by, bx : bx + 1], np.int64), table)
+    return modes
+
+
+def _users(modes: np.ndarray | None, count: int) -> list[np.ndarray | None]:
+    """Per field, the blocks that read it: all of a P-frame's; PAST and BOTH blocks the first field of a
+    B-frame, FUTURE and BOTH blocks the second."""
+    if modes is None:
+        return [None] * count
+    return [modes != FUTURE, modes != PAST]
+
+
+def encode_motion(*fields: np.ndarray, modes: np.ndarray | None = None) -> bytes:
+    """One field int [By, Bx, 2] (half pixels; a P-frame), or two and their modes int [By, Bx] (a B-frame) -> one
+    ANS stream: the modes, then each field's vectors for the blocks that read it (the others code nothing; the
+    decoder infers their prediction). ValueError if a residual exceeds the alphabet."""
+    if (len(fields) == 2) != (modes is not None) or len(fields) not in (1, 2):
+        raise ValueError("motion is one field, or two fields and their modes")
+    encoder = ChunkEncoder()
+    if modes is not None:
+        if not np.isin(modes, (PAST, BOTH, FUTURE)).all():
+            raise ValueError("B-frame block modes are -1, 0 or 1")
+        _code_modes(encoder, modes, decoding=False)
+    for field, used in zip(fields, _users(modes, len(fields))):
+        _code_field(encoder, np.array(field, np.int64), decoding=False, used=used)
     return encoder.to_bytes()
 
 
-def decode_motion(data: bytes, blocks: tuple[int, int]) -> np.ndarray:
-    """Stream -> int64 [By, Bx, 2]; ValueError on a malformed stream."""
-    motion = np.zeros((*blocks, 2), np.int64)
-    residuals = np.zeros_like(motion)
+def decode_motion(data: bytes, blocks: tuple[int, int], count: int = 1) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Stream -> (count fields int64 [By, Bx, 2], the modes int64 [By, Bx] if count is 2, else None);
+    ValueError on a malformed stream."""
     decoder = ChunkDecoder(data)
-    for by in range(blocks[0]):
-        for bx in range(blocks[1]):
-            prediction = predicted_vector(motion, by, bx)
-            for c in range(2):
-                residuals[by, bx, c] = decoder.decode(1, _table(*_residual_neighbours(residuals, by, bx, c)))[0]
-                motion[by, bx, c] = prediction[c] + residuals[by, bx, c]
+    modes = _code_modes(decoder, np.zeros(blocks, np.int64), decoding=True) if count == 2 else None
+    fields = [_code_field(decoder, np.zeros((*blocks, 2), np.int64), decoding=True, used=used)
+              for used in _users(modes, count)]  # fmt: skip
     decoder.finish()
-    return motion
+    return fields, modes
+
+
+def vertex_blocks(shape: tuple[int, int], level: int, block: int, blocks: tuple[int, int]):
+    """Per vertex of a level-`level` grid of `shape`, the block (by, bx) [h, w] its pixel position lies in
+    (clamped: vertices of coarse levels can sit past the frame), and the vertex indices (i, j)."""
+    step = 1 << level
+    i, j = np.mgrid[0 : shape[0], 0 : shape[1]]
+    by = np.clip(((2 * i + 1) * step - 1) // (2 * block), 0, blocks[0] - 1)
+    bx = np.clip(((2 * j + 1) * step - 1) // (2 * block), 0, blocks[1] - 1)
+    return by, bx, i, j
+
+
+def predict_grids(references: list[list[np.ndarray]], fields: list[np.ndarray], modes: np.ndarray | None,
+                  block: int) -> list[np.ndarray]:  # fmt: skip
+    """The prediction of a frame's integer grids (finest first): one reference's grids warped by its field, or
+    (two references, two fields and the modes) per vertex the mode's warp, BOTH being (a + b + 1) >> 1."""
+    grids = []
+    for level in range(len(references[0])):
+        warped = [warp_grid(grids_of[level], field, level, block) for grids_of, field in zip(references, fields)]
+        if modes is None:
+            grids.append(warped[0])
+            continue
+        by, bx, _, _ = vertex_blocks(warped[0].shape, level, block, modes.shape)
+        mode = modes[by, bx]
+        grids.append(np.where(mode == PAST, warped[0], np.where(mode == FUTURE, warped[1],
+                                                                 (warped[0] + warped[1] + 1) >> 1)))  # fmt: skip
+    return grids
 
 
 def warp_grid(grid: np.ndarray, motion: np.ndarray, level: int, block: int) -> np.ndarray:
@@ -79,11 +155,8 @@ def warp_grid(grid: np.ndarray, motion: np.ndarray, level: int, block: int) -> n
     ((D - fy)((D - fx) q[y0, x0] + fx q[y0, x1]) + fy((D - fx) q[y1, x0] + fx q[y1, x1]) + D^2 / 2) >> 2(l+1)
     (a floor), indices clamped to the grid -> int64 [h, w]."""
     height, width = grid.shape
-    step, denominator = 1 << level, 2 << level
-    i, j = np.mgrid[0:height, 0:width]
-    # the block of the vertex's pixel position (clamped: vertices of coarse levels can sit past the frame)
-    by = np.clip(((2 * i + 1) * step - 1) // (2 * block), 0, motion.shape[0] - 1)
-    bx = np.clip(((2 * j + 1) * step - 1) // (2 * block), 0, motion.shape[1] - 1)
+    denominator = 2 << level
+    by, bx, i, j = vertex_blocks(grid.shape, level, block, motion.shape[:2])
     rows, cols = i * denominator + motion[by, bx, 0], j * denominator + motion[by, bx, 1]
     y0, fy = np.divmod(rows, denominator)
     x0, fx = np.divmod(cols, denominator)

@@ -1,0 +1,153 @@
+"""Video v2 encoding of a clip: the group structure (intra frames, a predicted anchor, hierarchical B-frames),
+the coding order, and each frame coded on the v2 image model.
+
+Frames are cut into groups of `group`. A group's first frame is intra (a v2 image's latents). The frame after
+the group (the next group's intra frame) is coded before the group's other frames, so that every frame between
+them is a B-frame predicted from the two nearest frames already coded on either side, bisecting the interval
+(temporal layer 1 at its middle, 2 at the quarters, ...). The last group of a clip has no next intra frame: its
+last frame is a P-frame predicted from the group's first. Decoding frame k so reads its references' chain:
+O(log group) grids. structure="ippp" codes every frame after a group's first from the frame before it
+(the low-delay chain, for comparison).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from inrcodec import decoder
+from inrcodec.bitstream.image_v2 import parse_image
+from inrcodec.encoder.image import as_target, encode_image, predict
+from inrcodec.encoder.motion import BLOCK, block_motion, latent_modes
+from inrcodec.encoder.predicted import encode_predicted
+from inrcodec.entropy.motion import encode_motion, predict_grids
+from inrcodec.field.synthesis import render, to_uint8
+from inrcodec.model.config import lambda_rate_code
+from inrcodec.model.registry import ModelEntry
+from inrcodec.model.shared import load_shared
+
+INTRA, PREDICTED, BIDIRECTIONAL = "I", "P", "B"
+STRUCTURES = ("hierarchical", "ippp")
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """Frame `index` (display order) of kind I, P or B, predicted from `references` (display indices, coded
+    before it; the past one first), in temporal layer `layer` (0: intra frames and P anchors)."""
+
+    index: int
+    kind: str
+    references: tuple[int, ...]
+    layer: int
+
+
+def coding_order(frame_count: int, group: int, structure: str = "hierarchical") -> list[FramePlan]:
+    """The frames of a clip in the order they are coded (module docstring)."""
+    if structure not in STRUCTURES:
+        raise ValueError(f"unknown group structure {structure!r}")
+    plans = []
+    for start in range(0, frame_count, group):
+        end = min(start + group, frame_count)
+        if start == 0:
+            plans.append(FramePlan(0, INTRA, (), 0))
+        if structure == "ippp":
+            plans += [FramePlan(t, PREDICTED, (t - 1,), 1) for t in range(start + 1, end)]
+            if end < frame_count:
+                plans.append(FramePlan(end, INTRA, (), 0))
+            continue
+        if end < frame_count:
+            plans.append(FramePlan(end, INTRA, (), 0))
+        else:
+            end -= 1
+            if end > start:
+                plans.append(FramePlan(end, PREDICTED, (start,), 0))
+        plans += _bisected(start, end, 1)
+    return plans
+
+
+def _bisected(past: int, future: int, layer: int) -> list[FramePlan]:
+    middle = (past + future) // 2
+    if middle in (past, future):
+        return []
+    return [FramePlan(middle, BIDIRECTIONAL, (past, future), layer), *_bisected(past, middle, layer + 1),
+            *_bisected(middle, future, layer + 1)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CodedFrame:
+    """A coded frame: its plan, the rate code it renders at, the rate code of its residual's context model,
+    the motion stream (b"" for intra), the latents' stream (intra) or the residual's, the integer grids
+    (finest first) as decoded, and the decoded frame uint8 [H, W, 3]."""
+
+    plan: FramePlan
+    rate_code: int
+    residual_code: int
+    motion: bytes
+    stream: bytes
+    latents: list[np.ndarray]
+    pixels: np.ndarray
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """lam: the rate weight of layer 0; layer_lambda: its factor per temporal layer (B-frames referenced by
+    fewer frames are worth fewer bits); intra_steps, inter_steps: refinement steps; residual_offset: the
+    residual's context rate code is the frame's rate code minus this (0..255)."""
+
+    lam: float
+    intra_steps: int
+    inter_steps: int
+    group: int = 16
+    structure: str = "hierarchical"
+    layer_lambda: float = 1.0
+    residual_offset: int = 0
+
+
+def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSettings, progress=None) -> list[CodedFrame]:
+    """uint8 [H, W, 3] frames -> the coded frames in coding order. progress(done, total) after each frame."""
+    shared = load_shared(entry)
+    plans = coding_order(len(frames), settings.group, settings.structure)
+    coded: dict[int, CodedFrame] = {}
+    out = []
+    # one rate code for the clip: it sets the latents' gains, and a reference at other gains would mispredict
+    rate_code = lambda_rate_code(settings.lam)
+    for done, plan in enumerate(plans):
+        lam = settings.lam * settings.layer_lambda**plan.layer
+        pixels = frames[plan.index]
+        if plan.kind == INTRA:
+            frame = _intra(pixels, entry, shared, plan, lam, rate_code, settings.intra_steps)
+        else:
+            references = [coded[r] for r in plan.references]
+            fields = [block_motion(pixels, frames[r]) for r in plan.references]
+            modes = None
+            if plan.kind == BIDIRECTIONAL:
+                analysis = [torch.round(a).reshape(a.shape[-2:]).numpy().astype(np.int64)
+                            for a in predict(entry, as_target(pixels)[0], rate_code)]  # fmt: skip
+                one_way = tuple(predict_grids([r.latents], [f], None, BLOCK) for r, f in zip(references, fields))
+                modes = latent_modes(analysis, one_way, fields[0].shape[:2])
+            prediction = predict_grids([r.latents for r in references], fields, modes, BLOCK)
+            residual_code = max(0, rate_code - settings.residual_offset)
+            result = encode_predicted(pixels, prediction, entry, rate_code, lam, settings.inter_steps,
+                                      residual_code=residual_code)  # fmt: skip
+            motion = encode_motion(*fields, modes=modes)
+            frame = CodedFrame(plan, rate_code, residual_code, motion, result.residual_stream, result.latents,
+                               _rendered(shared, result.latents, rate_code, pixels.shape))  # fmt: skip
+        coded[plan.index] = frame
+        out.append(frame)
+        if progress is not None:
+            progress(done + 1, len(plans))
+    return out
+
+
+def _intra(pixels, entry, shared, plan, lam, rate_code, steps) -> CodedFrame:
+    # no modulation: a clip's frames all render with the model's synthesis as it is
+    file = parse_image(encode_image(pixels, entry, lam=lam, rate_code=rate_code, steps=steps, modulate=False).data)
+    latents = decoder.decode_file_latents(file, shared)
+    return CodedFrame(plan, rate_code, rate_code, b"", file.payload, latents,
+                      _rendered(shared, latents, rate_code, pixels.shape))  # fmt: skip
+
+
+def _rendered(shared, latents: list[np.ndarray], rate_code: int, shape: tuple[int, ...]) -> np.ndarray:
+    return render(latents, shared.gains(rate_code), shared.synthesis, shape[0], shape[1], finish=to_uint8)
