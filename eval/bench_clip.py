@@ -6,9 +6,9 @@ residual's context rate code and lambda per temporal layer (inrcodec.encoder.cli
 
 Per clip and quality, the first --frames frames: every frame coded as a v2 image (--preset, modulation as the
 image codec chooses), and the clip coded by each variant with --preset's steps for every frame. Bytes of a
-frame are its streams as written (an intra frame's latents, a predicted frame's motion and residual), without
-a container (the video format is not built yet: a file adds a few bytes of framing per frame); an image is its
-whole .inr file. PSNR-RGB of each decoded frame, averaged over the frames; BD-rate of each variant against the
+frame are its streams as written (an intra frame's latents; a predicted frame's motion, residual and intra
+levels), without a container (the video format is not built yet: a file adds a few bytes of framing per
+frame); an image is its whole .inr file. PSNR-RGB of each decoded frame, averaged over the frames; BD-rate of each variant against the
 image codec on those means.
 """
 
@@ -23,11 +23,20 @@ from pathlib import Path
 
 import numpy as np
 
+V1 = {"intra_levels": (0,), "intra_bias": None}  # every level a residual, no intra blocks (the first measurement)
 VARIANTS = {
-    "ippp": {"structure": "ippp"},
-    "hierarchical": {},
-    "hierarchical_offset60": {"residual_offset": 60},
-    "hierarchical_offset60_layer1.25": {"residual_offset": 60, "layer_lambda": 1.25},
+    "ippp": {"structure": "ippp", **V1},
+    "hierarchical": V1,
+    "hierarchical_offset60": {"residual_offset": 60, **V1},
+    "hierarchical_offset60_layer1.25": {"residual_offset": 60, "layer_lambda": 1.25, **V1},
+    # the finest levels intra where the start codes in fewer bytes that way
+    "offset60_layer1.25_intralevels": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
+                                       "intra_levels": (0, 1, 2), "intra_choice": "start"},
+    "offset60_layer1.25_intralevels_intrablocks": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": 1.0,
+                                                   "intra_levels": (0, 1, 2), "intra_choice": "start"},
+    # the finest level intra or not, whichever refines to the lower MSE + lam bpp (the encoder's default)
+    "offset60_layer1.25_intra_refined": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
+                                         "intra_levels": (0, 1), "intra_choice": "refined"},
 }
 
 
@@ -72,7 +81,8 @@ def main() -> None:
                 coded = sorted(encode_clip(frames, entry, settings), key=lambda f: f.plan.index)
                 row[name] = {
                     "kinds": "".join(f.plan.kind for f in coded),
-                    "bytes": [len(f.stream) + len(f.motion) for f in coded],
+                    "bytes": [f.size for f in coded],
+                    "intra_levels": [f.intra_levels for f in coded],
                     "motion_bytes": [len(f.motion) for f in coded],
                     "psnr_rgb": [psnr(frames[f.plan.index], f.pixels) for f in coded],
                     "seconds": time.perf_counter() - begun,

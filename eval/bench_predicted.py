@@ -69,7 +69,8 @@ def main() -> None:
                 frame_started = time.perf_counter()
                 motion = block_motion(frames[t], frames[t - 1])
                 prediction = predict_grids([reference], [motion], None, BLOCK)
-                coded = encode_predicted(frames[t], prediction, entry, file.rate_code, lam, steps, start=args.start)
+                coded = encode_predicted(frames[t], prediction, entry, file.rate_code, lam, steps, start=args.start,
+                                         intra_levels=(0,))  # every level a residual, as measured
                 seconds.append(time.perf_counter() - frame_started)
                 pixels = decoder.render_latents(file, shared, coded.latents, finish=lambda rgb: decoder.pixels_of(rgb, 3))
                 motion_bytes.append(len(encode_motion(motion)))

@@ -1,9 +1,10 @@
-"""Fuzz the v2 image decoder: mutants of real files (tiled and cropped ones included) and hand-made hostile
-headers, tile indexes and halos, in bounded time and memory.
+"""Fuzz the v2 decoders: mutants of real files (tiled and cropped images, format 2.3 videos) and hand-made
+hostile headers, tile indexes, halos and frame indexes, in bounded time and memory.
 
     python eval/fuzz_decoder.py --mutants 10000 --out eval/results/fuzz_v2.json
 
-Seeds are the conformance vectors of bitstream/vectors/v2 (decoded with their own model). Each mutant is
+Seeds are the conformance vectors of bitstream/vectors/v2 and video-v2 (decoded with their own model); a video
+is decoded whole (every frame). Each mutant is
 decoded in this process under a 10 s alarm and an address-space limit; the outcome is counted as decoded,
 refused (an InrCodecError: the one-line errors users see), uncaught (any other exception: a bug) or a hang
 (the alarm fired: a bug). Half the mutants get their CRC32 recomputed, so the checks behind the CRC
@@ -31,6 +32,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "bitstream" / "vectors" / "v2"
+VIDEO_VECTORS = ROOT / "bitstream" / "vectors" / "video-v2"
 HANG_SECONDS = 10
 MEMORY_LIMIT = 4 << 30
 
@@ -199,14 +201,63 @@ def hostile_tiles(tiled: bytes, cropped: bytes) -> list[tuple[str, bytes]]:
     ]
 
 
+def video_seeds() -> list[bytes]:
+    return [path.read_bytes() for path in sorted(VIDEO_VECTORS.glob("*.inr"))]
+
+
+def hostile_frames(video: bytes) -> list[tuple[str, bytes]]:
+    """A video's FRMS and CLIP sections edited into what no writer writes (the CRC recomputed)."""
+    from inrcodec.bitstream.container import read_container, write_container
+    from inrcodec.bitstream.video_v2 import FRAME, KNOWN_TAGS
+
+    sections = read_container(video, KNOWN_TAGS)[1]
+    records = [FRAME.unpack(sections[b"FRMS"], offset)[0] for offset in range(0, len(sections[b"FRMS"]), FRAME.size)]
+
+    def build(edit=None, clip: bytes | None = None, frames: bytes | None = None) -> bytes:
+        edited = [dict(r) for r in records]
+        if edit:
+            edit(edited)
+        changed = {**sections, b"FRMS": b"".join(struct.pack("<IBIIBBIII", *r.values()) for r in edited)}
+        changed[b"CLIP"] = sections[b"CLIP"] if clip is None else clip
+        changed[b"FRMS"] = changed[b"FRMS"] if frames is None else frames
+        return write_container([(tag, changed[tag]) for tag in (b"HEAD", b"CLIP", b"FRMS", b"DATA")], major=2, minor=3)
+
+    def field(position, name, value):
+        return lambda rs: rs[position].__setitem__(name, value)
+
+    def wrapped(rs):  # two lengths whose sum is DATA's length modulo 2^32
+        rs[0]["latents_length"] += 1 << 31
+        rs[1]["motion_length"] += 1 << 31
+
+    count = struct.unpack_from("<I", sections[b"CLIP"])[0]
+    return [
+        ("frame_refers_to_itself", build(field(1, "past", records[1]["index"]))),
+        ("frame_refers_past_the_clip", build(field(1, "past", 1 << 19))),
+        ("b_frame_refers_to_a_later_frame", build(field(2, "future", records[-1]["index"]))),
+        ("huge_frame_count", build(clip=struct.pack("<IIIH", 1 << 20, 25, 1, 4))),
+        ("frame_count_over_records", build(clip=struct.pack("<IIIH", count + 1, 25, 1, 4))),
+        ("lengths_past_data", build(field(0, "latents_length", 0xFFFFFFFC))),
+        ("lengths_wrap_around", build(wrapped)),
+        ("intra_levels_past_the_model", build(field(1, "intra_levels", 11))),
+        ("kind_unknown", build(field(1, "kind", 3))),
+        ("truncated_frames", build(frames=sections[b"FRMS"][:-5])),
+        ("video_in_a_2_2_file", write_container(list(sections.items()), major=2, minor=2)),
+    ]  # fmt: skip
+
+
 def decode_outcome(data: bytes) -> tuple[str, str]:
     """-> (outcome, detail) of decoding one file."""
     from inrcodec.decoder import decode_image
     from inrcodec.errors import InrCodecError
+    from inrcodec.video_decoder import VideoDecoder, is_video_v2
 
     signal.alarm(HANG_SECONDS)
     try:
-        decode_image(data)
+        if is_video_v2(data):
+            for _ in VideoDecoder(data).frames():
+                pass
+        else:
+            decode_image(data)
         return "decoded", ""
     except InrCodecError as exc:
         return "refused", str(exc)
@@ -225,7 +276,9 @@ def run(mutants: int, seed: int, seeds: list[bytes]) -> dict:
     cases = [(name, data) for seed_file in seeds[:1] for name, data in hostile_headers(seed_file)]
     tiled = tiled_seeds(seeds[0])
     cases += hostile_tiles(*tiled)
-    seeds = seeds + tiled
+    videos = video_seeds()
+    cases += hostile_frames(videos[-1])  # synthetic_56x40: I0 P4 B2 B1 B3
+    seeds = seeds + tiled + videos
     cases += [mutate(seeds[int(rng.integers(len(seeds)))], rng) for _ in range(mutants)]
     for kind, data in cases:
         t0 = time.perf_counter()

@@ -34,7 +34,7 @@ def test_motion_round_trips_through_bytes():
     motion[2:5, 3:6] = (6, -2)  # a coherent area, as real motion has
     data = encode_motion(motion)
     fields, modes = decode_motion(data, (7, 9))
-    assert np.array_equal(fields[0], motion) and modes is None
+    assert np.array_equal(fields[0], motion) and (modes == -1).all()  # every block PAST
     still = np.zeros((7, 9, 2), np.int64)
     assert len(encode_motion(still)) < len(data) / 4  # a still frame's motion costs almost nothing
     with pytest.raises(ValueError):
@@ -70,6 +70,7 @@ def test_a_predicted_frame_decodes_from_its_residual_and_a_still_frame_has_none(
     from inrcodec.bitstream.image_v2 import parse_image
     from inrcodec.encoder.image import encode_image
     from inrcodec.encoder.predicted import encode_predicted
+    from inrcodec.entropy.inter import decode_inter
     from inrcodec.entropy.motion import predict_grids
     from inrcodec.entropy.planes import decode_latents
     from inrcodec.metrics import psnr
@@ -82,57 +83,70 @@ def test_a_predicted_frame_decodes_from_its_residual_and_a_still_frame_has_none(
     reference = decoder.decode_file_latents(file, shared)
     motion = block_motion(moved, frame, block=16, search=8)
     prediction = predict_grids([reference], [motion], None, 16)
-    coded = encode_predicted(moved, prediction, v2_model, 120, 1e-3, steps=2)
-    residuals = decode_latents(coded.residual_stream, [q.shape for q in prediction], shared.contexts, 120)
-    assert all(np.array_equal(p + r, q) for p, r, q in zip(prediction, residuals, coded.latents))
+    for levels in (0, 1, 2):
+        coded = encode_predicted(moved, prediction, v2_model, 120, 1e-3, steps=2, intra_levels=(levels,))
+        assert coded.intra_levels == levels and bool(coded.intra_stream) == bool(levels)
+        decoded = decode_inter(coded.residual_stream, coded.intra_stream, prediction, shared.contexts, 120, 120, levels)
+        assert all(np.array_equal(d, q) for d, q in zip(decoded, coded.latents))
+    chosen = encode_predicted(moved, prediction, v2_model, 120, 1e-3, steps=0, intra_levels=(0, 1, 2), choose="start")
+    each = [encode_predicted(moved, prediction, v2_model, 120, 1e-3, steps=0, intra_levels=(n,)) for n in (0, 1, 2)]
+    sizes = [len(c.residual_stream) + len(c.intra_stream) for c in each]
+    assert len(chosen.residual_stream) + len(chosen.intra_stream) == min(sizes)  # no steps: the start is coded
+    with pytest.raises(ValueError, match="intra level choice"):
+        encode_predicted(moved, prediction, v2_model, 120, 1e-3, steps=0, choose="guess")
     rendered = decoder.render_latents(file, shared, coded.latents, finish=lambda rgb: decoder.pixels_of(rgb, 3))
     assert rendered.shape == moved.shape and np.isfinite(psnr(moved, rendered))
-    still = encode_predicted(frame, reference, v2_model, 120, 1e-3, steps=0, start="zero")  # the prediction as it is
+    still = encode_predicted(frame, reference, v2_model, 120, 1e-3, steps=0, start="zero", intra_levels=(0,))
     residuals = decode_latents(still.residual_stream, [q.shape for q in reference], shared.contexts, 120)
     assert not any(r.any() for r in residuals)
     assert all(np.array_equal(q, r) for q, r in zip(still.latents, reference))
 
 
 def test_b_frame_motion_round_trips_and_codes_only_the_vectors_its_blocks_read():
-    from inrcodec.entropy.motion import BOTH, FUTURE, PAST
+    from inrcodec.entropy.motion import BOTH, FUTURE, INTRA, PAST
 
     rng = np.random.default_rng(4)
     past, future = rng.integers(-30, 31, size=(5, 6, 2)), rng.integers(-30, 31, size=(5, 6, 2))
-    modes = rng.choice([PAST, BOTH, FUTURE], size=(5, 6))
+    modes = rng.choice([PAST, BOTH, FUTURE, INTRA], size=(5, 6))
     data = encode_motion(past, future, modes=modes)
     (got_past, got_future), got_modes = decode_motion(data, (5, 6), count=2)
     assert np.array_equal(got_modes, modes)
-    assert np.array_equal(got_past[modes != FUTURE], past[modes != FUTURE])
-    assert np.array_equal(got_future[modes != PAST], future[modes != PAST])
+    assert np.array_equal(got_past[np.isin(modes, (PAST, BOTH))], past[np.isin(modes, (PAST, BOTH))])
+    assert np.array_equal(got_future[np.isin(modes, (FUTURE, BOTH))], future[np.isin(modes, (FUTURE, BOTH))])
+    intra = np.where(modes == INTRA, INTRA, PAST)  # the vectors of intra blocks are not coded
+    assert len(encode_motion(past, future, modes=intra)) < len(encode_motion(past, future, modes=np.full((5, 6), PAST)))
     one_way = np.full((5, 6), PAST)
     assert len(encode_motion(past, future, modes=one_way)) < len(encode_motion(past, future, modes=np.full((5, 6), BOTH)))
     with pytest.raises(ValueError):
         encode_motion(past, future)  # two fields need their modes
     with pytest.raises(ValueError):
-        encode_motion(past, future, modes=np.full((5, 6), 2))
+        encode_motion(past, future, modes=np.full((5, 6), 3))
+    with pytest.raises(ValueError):
+        encode_motion(past, modes=np.full((5, 6), BOTH))  # a P-frame has one reference
     with pytest.raises(ValueError):
         decode_motion(data[:-4], (5, 6), count=2)
 
 
 def test_a_b_frame_prediction_takes_each_blocks_mode():
-    from inrcodec.entropy.motion import BOTH, FUTURE, PAST, predict_grids
+    from inrcodec.entropy.motion import BOTH, FUTURE, INTRA, PAST, predict_grids
 
     rng = np.random.default_rng(5)
     first = [rng.integers(-9, 10, size=(32 >> level, 48 >> level)) for level in range(3)]
     second = [rng.integers(-9, 10, size=g.shape) for g in first]
     still = [np.zeros((2, 3, 2), np.int64)] * 2
-    modes = np.array([[PAST, BOTH, FUTURE], [FUTURE, PAST, BOTH]])
+    modes = np.array([[PAST, BOTH, FUTURE], [FUTURE, PAST, INTRA]])
     predicted = predict_grids([first, second], still, modes, block=16)
     level0 = predicted[0]
     assert np.array_equal(level0[:16, :16], first[0][:16, :16])
     assert np.array_equal(level0[:16, 16:32], (first[0][:16, 16:32] + second[0][:16, 16:32] + 1) >> 1)
     assert np.array_equal(level0[16:, :16], second[0][16:, :16])
+    assert (level0[16:, 32:] == 0).all() and (predicted[1][8:, 16:] == 0).all()  # intra: no prediction
     assert np.array_equal(predict_grids([first], still[:1], None, 16)[2], first[2])  # a still P-frame: its reference
 
 
 def test_latent_modes_pick_the_reference_that_the_latents_match():
     from inrcodec.encoder.motion import latent_modes
-    from inrcodec.entropy.motion import BOTH, FUTURE, PAST
+    from inrcodec.entropy.motion import BOTH, FUTURE, INTRA, PAST
 
     rng = np.random.default_rng(6)
     past = [rng.integers(-20, 21, size=(32 >> level, 32 >> level)) for level in range(2)]
@@ -141,7 +155,13 @@ def test_latent_modes_pick_the_reference_that_the_latents_match():
     analysis = [g.copy() for g in past]
     analysis[0][:16, 16:], analysis[1][:8, 8:] = future[0][:16, 16:], future[1][:8, 8:]  # top right: the future
     analysis[0][16:, 16:], analysis[1][8:, 8:] = both[0][16:, 16:], both[1][8:, 8:]  # bottom right: the mean
-    assert np.array_equal(latent_modes(analysis, (past, future), (2, 2), 16), [[PAST, FUTURE], [PAST, BOTH]])
+    candidates = {PAST: past, BOTH: both, FUTURE: future}
+    assert np.array_equal(latent_modes(analysis, candidates, (2, 2), 16), [[PAST, FUTURE], [PAST, BOTH]])
+    analysis[0][:16, :16], analysis[1][:8, :8] = 0, 0  # top left: nothing any reference predicts
+    analysis[0][:16, :16] += 1 - 2 * (past[0][:16, :16] > 0)
+    assert latent_modes(analysis, candidates, (2, 2), 16)[0, 0] == INTRA
+    assert latent_modes(analysis, candidates, (2, 2), 16, intra_bias=None)[0, 0] != INTRA
+    assert latent_modes(analysis, {PAST: past}, (2, 2), 16)[1, 0] == PAST  # a P-frame's predicted block
 
 
 @pytest.mark.parametrize("count,group", [(1, 16), (9, 8), (17, 16), (47, 16), (20, 8)])
@@ -172,6 +192,7 @@ def test_the_coding_order_codes_each_frame_once_after_its_references(count, grou
 
 def test_a_clip_decodes_from_its_streams_in_coding_order(v2_model):
     from inrcodec.encoder.clip import INTRA, ClipSettings, encode_clip
+    from inrcodec.entropy.inter import decode_inter
     from inrcodec.entropy.motion import predict_grids
     from inrcodec.entropy.planes import decode_latents
     from inrcodec.field.synthesis import render, to_uint8
@@ -192,10 +213,31 @@ def test_a_clip_decodes_from_its_streams_in_coding_order(v2_model):
             count = len(frame.plan.references)
             fields, modes = decode_motion(frame.motion, (3, 4), count=count)
             prediction = predict_grids([decoded[r] for r in frame.plan.references], fields, modes, 16)
-            residual = decode_latents(frame.stream, shapes, shared.contexts, frame.residual_code)
-            latents = [p + r for p, r in zip(prediction, residual)]
+            latents = decode_inter(frame.stream, frame.intra_stream, prediction, shared.contexts, frame.rate_code,
+                                   frame.residual_code, frame.intra_levels)  # fmt: skip
         assert all(np.array_equal(a, b) for a, b in zip(latents, frame.latents))
         decoded[frame.plan.index] = latents
         pixels = render(latents, shared.gains(frame.rate_code), shared.synthesis, 48, 64, finish=to_uint8)
         assert np.array_equal(pixels, frame.pixels)
     assert frame.residual_code == max(0, frame.rate_code - 40)
+
+
+def test_the_refined_intra_level_choice_keeps_the_cheaper_refinement(v2_model):
+    import torch
+
+    from inrcodec.encoder.image import as_target
+    from inrcodec.encoder.predicted import encode_predicted, residual_cost
+
+    frame = textured(48, 64, seed=8)[:48, :64].astype(np.uint8)
+    prediction = [np.zeros((-(-48 >> level), -(-64 >> level)), np.int64) for level in range(7)]
+    chosen = encode_predicted(frame, prediction, v2_model, 120, 1e-3, steps=2, intra_levels=(0, 1), choose="refined")
+    costs = {}
+    for levels in (0, 1):
+        alone = encode_predicted(frame, prediction, v2_model, 120, 1e-3, steps=2, intra_levels=(levels,))
+        cost = residual_cost(v2_model, as_target(frame)[0], prediction, 120, 1e-3, "soft", 120, levels)
+        residuals = [torch.from_numpy((q - p).astype(np.float32))[None, None] for q, p in zip(alone.latents, prediction)]
+        costs[levels] = (cost(residuals, None, None, False)[0], alone)
+    best = min(costs, key=lambda n: costs[n][0])
+    assert chosen.intra_levels == best
+    assert all(np.array_equal(a, b) for a, b in zip(chosen.latents, costs[best][1].latents))
+

@@ -69,10 +69,13 @@ def parse_container(data: bytes) -> dict:
         pos += length
     if pos != end:
         raise Invalid("trailing bytes")
+    video = b"CLIP" in sections  # section 10: a video's critical sections
+    if video and minor < 3:
+        raise Invalid("a video before 2.3")
     for tag in list(sections):
         if 0x61 <= tag[0] <= 0x7A:
             del sections[tag]  # ancillary
-        elif tag not in (b"HEAD", b"DATA", b"MODU", b"TILE", b"HALO"):
+        elif tag not in ((b"HEAD", b"DATA", b"CLIP", b"FRMS") if video else (b"HEAD", b"DATA", b"MODU", b"TILE", b"HALO")):
             raise Invalid(f"unknown critical section {tag!r}")
     if b"MODU" in sections and minor < 1:
         raise Invalid("MODU in a 2.0 file")
@@ -80,7 +83,7 @@ def parse_container(data: bytes) -> dict:
         raise Invalid("TILE or HALO before 2.2")
     if b"HALO" in sections and b"TILE" not in sections:
         raise Invalid("HALO without TILE")
-    for tag in (b"HEAD", b"DATA"):
+    for tag in (b"HEAD", b"DATA", b"CLIP", b"FRMS") if video else (b"HEAD", b"DATA"):
         if tag not in sections:
             raise Invalid(f"missing {tag!r}")
     return {"major": major, "minor": minor, "flags": flags, "sections": sections}

@@ -26,6 +26,7 @@ from inrcodec.errors import BitstreamError
 FORMAT = (2, 2)  # the newest minor written; a file says the lowest minor its sections need
 TAG_HEAD, TAG_MODU, TAG_TILE, TAG_HALO, TAG_DATA = b"HEAD", b"MODU", b"TILE", b"HALO", b"DATA"
 KNOWN_TAGS = frozenset({TAG_HEAD, TAG_MODU, TAG_TILE, TAG_HALO, TAG_DATA})
+VIDEO_TAG, FRAMES_TAG = b"CLIP", b"FRMS"  # a 2.3 video's sections (video_v2.py): CLIP makes a file a video
 _HALO_HEAD = struct.Struct("<BI")
 MIN_TILE_LOG2, MAX_TILE_LOG2 = 6, 14
 _TILE_HEAD = struct.Struct("<BBIIIIII")
@@ -210,21 +211,9 @@ def parse_halo(payload: bytes, max_count: int) -> Halo:
     return Halo(margin, np.frombuffer(raw, dtype="<i2").astype(np.int64))
 
 
-def parse_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFile:
-    """Bytes of a format 2.x image file -> ImageFile. BitstreamError naming the problem otherwise (a MODU
-    section in a file that says 2.0 included: 2.0 has none)."""
-    preamble, sections = read_container(data, KNOWN_TAGS)
-    if preamble["major"] != FORMAT[0]:
-        raise BitstreamError(f"not a format 2 image file (format {preamble['major']}.{preamble['minor']})")
-    for tag in (TAG_HEAD, TAG_DATA):
-        if tag not in sections:
-            raise BitstreamError(f"missing section {tag.decode()!r}")
-    modulation = b""
-    if TAG_MODU in sections:
-        if preamble["minor"] < 1:
-            raise BitstreamError("section 'MODU' in a format 2.0 file (it came with 2.1)")
-        modulation = parse_modulation(sections[TAG_MODU])
-    head = sections[TAG_HEAD]
+def parse_head(head: bytes, max_pixels: int) -> dict:
+    """HEAD payload -> its values (model_id as str, model_sha256 as bytes); BitstreamError unless it is well
+    formed and claims at most max_pixels pixels."""
     values, offset = HEADER.unpack(head)
     if values["channels"] not in (1, 3):
         raise BitstreamError(f"image.channels = {values['channels']} is neither 1 nor 3")
@@ -240,6 +229,26 @@ def parse_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFile:
             f"image of {values['width']}x{values['height']} is over the limit of {max_pixels} pixels "
             "(raise it with --max-pixels if you trust this file)"
         )
+    return {**values, "model_id": model.decode("ascii"), "model_sha256": head[offset + n_model :]}
+
+
+def parse_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFile:
+    """Bytes of a format 2.x image file -> ImageFile. BitstreamError naming the problem otherwise (a MODU
+    section in a file that says 2.0 included: 2.0 has none)."""
+    preamble, sections = read_container(data, KNOWN_TAGS | {VIDEO_TAG, FRAMES_TAG})
+    if preamble["major"] != FORMAT[0]:
+        raise BitstreamError(f"not a format 2 image file (format {preamble['major']}.{preamble['minor']})")
+    if VIDEO_TAG in sections:
+        raise BitstreamError(f"the file is a video (format {preamble['major']}.{preamble['minor']}), not an image")
+    for tag in (TAG_HEAD, TAG_DATA):
+        if tag not in sections:
+            raise BitstreamError(f"missing section {tag.decode()!r}")
+    modulation = b""
+    if TAG_MODU in sections:
+        if preamble["minor"] < 1:
+            raise BitstreamError("section 'MODU' in a format 2.0 file (it came with 2.1)")
+        modulation = parse_modulation(sections[TAG_MODU])
+    values = parse_head(sections[TAG_HEAD], max_pixels)
     tiling = None
     if TAG_TILE in sections:
         if preamble["minor"] < 2:
@@ -253,7 +262,7 @@ def parse_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFile:
         halo = parse_halo(sections[TAG_HALO], int(values["width"]) * int(values["height"]) * 2)
     return ImageFile(
         width=values["width"], height=values["height"], channels=values["channels"],
-        rate_code=values["rate_code"], n_levels=values["n_levels"], model_id=model.decode("ascii"),
-        model_sha256=head[offset + n_model :], payload=sections[TAG_DATA], modulation=modulation, tiling=tiling,
+        rate_code=values["rate_code"], n_levels=values["n_levels"], model_id=values["model_id"],
+        model_sha256=values["model_sha256"], payload=sections[TAG_DATA], modulation=modulation, tiling=tiling,
         halo=halo,
     )  # fmt: skip

@@ -19,16 +19,18 @@ import torch
 
 from inrcodec import decoder
 from inrcodec.bitstream.image_v2 import parse_image
+from inrcodec.bitstream.video_v2 import FrameEntry, VideoFile
 from inrcodec.encoder.image import as_target, encode_image, predict
 from inrcodec.encoder.motion import BLOCK, block_motion, latent_modes
 from inrcodec.encoder.predicted import encode_predicted
-from inrcodec.entropy.motion import encode_motion, predict_grids
+from inrcodec.entropy.motion import BOTH, FUTURE, PAST, encode_motion, predict_grids
 from inrcodec.field.synthesis import render, to_uint8
 from inrcodec.model.config import lambda_rate_code
 from inrcodec.model.registry import ModelEntry
 from inrcodec.model.shared import load_shared
 
 INTRA, PREDICTED, BIDIRECTIONAL = "I", "P", "B"
+KINDS = {INTRA: 0, PREDICTED: 1, BIDIRECTIONAL: 2}  # FRAME.kind in the file
 STRUCTURES = ("hierarchical", "ippp")
 
 
@@ -77,24 +79,35 @@ def _bisected(past: int, future: int, layer: int) -> list[FramePlan]:
 
 @dataclass(frozen=True)
 class CodedFrame:
-    """A coded frame: its plan, the rate code it renders at, the rate code of its residual's context model,
-    the motion stream (b"" for intra), the latents' stream (intra) or the residual's, the integer grids
-    (finest first) as decoded, and the decoded frame uint8 [H, W, 3]."""
+    """A coded frame: its plan, the rate code it renders at, the rate code of its residual's context model, the
+    count of finest levels coded intra (inrcodec.entropy.inter; 0 for an intra frame), the motion stream (b""
+    for intra), the latents' stream (an intra frame) or the residual's, the intra levels' stream (b"" if none),
+    the integer grids (finest first) as decoded, and the decoded frame uint8 [H, W, 3]."""
 
     plan: FramePlan
     rate_code: int
     residual_code: int
+    intra_levels: int
     motion: bytes
     stream: bytes
+    intra_stream: bytes
     latents: list[np.ndarray]
     pixels: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """The bytes of its streams."""
+        return len(self.motion) + len(self.stream) + len(self.intra_stream)
 
 
 @dataclass(frozen=True)
 class ClipSettings:
     """lam: the rate weight of layer 0; layer_lambda: its factor per temporal layer (B-frames referenced by
     fewer frames are worth fewer bits); intra_steps, inter_steps: refinement steps; residual_offset: the
-    residual's context rate code is the frame's rate code minus this (0..255)."""
+    residual's context rate code is the frame's rate code minus this (0..255); intra_bias: a block of a predicted
+    frame is coded intra where its analysis latents' L1 times this is below its residual's (None: never);
+    intra_levels: the counts of finest levels a predicted frame may code intra (inrcodec.entropy.inter), chosen
+    by intra_choice (inrcodec.encoder.predicted.encode_predicted's choose)."""
 
     lam: float
     intra_steps: int
@@ -103,6 +116,9 @@ class ClipSettings:
     structure: str = "hierarchical"
     layer_lambda: float = 1.0
     residual_offset: int = 0
+    intra_bias: float | None = 1.0
+    intra_levels: tuple[int, ...] = (0, 1)
+    intra_choice: str = "refined"
 
 
 def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSettings, progress=None) -> list[CodedFrame]:
@@ -121,18 +137,22 @@ def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSetti
         else:
             references = [coded[r] for r in plan.references]
             fields = [block_motion(pixels, frames[r]) for r in plan.references]
-            modes = None
+            analysis = [torch.round(a).reshape(a.shape[-2:]).numpy().astype(np.int64)
+                        for a in predict(entry, as_target(pixels)[0], rate_code)]  # fmt: skip
+            one_way = [predict_grids([r.latents], [f], None, BLOCK) for r, f in zip(references, fields)]
+            candidates = {PAST: one_way[0]}
             if plan.kind == BIDIRECTIONAL:
-                analysis = [torch.round(a).reshape(a.shape[-2:]).numpy().astype(np.int64)
-                            for a in predict(entry, as_target(pixels)[0], rate_code)]  # fmt: skip
-                one_way = tuple(predict_grids([r.latents], [f], None, BLOCK) for r, f in zip(references, fields))
-                modes = latent_modes(analysis, one_way, fields[0].shape[:2])
+                both = [(a + b + 1) >> 1 for a, b in zip(*one_way)]
+                candidates.update({BOTH: both, FUTURE: one_way[1]})
+            modes = latent_modes(analysis, candidates, fields[0].shape[:2], BLOCK, settings.intra_bias)
             prediction = predict_grids([r.latents for r in references], fields, modes, BLOCK)
             residual_code = max(0, rate_code - settings.residual_offset)
             result = encode_predicted(pixels, prediction, entry, rate_code, lam, settings.inter_steps,
-                                      residual_code=residual_code)  # fmt: skip
+                                      residual_code=residual_code, intra_levels=settings.intra_levels,
+                                      choose=settings.intra_choice)  # fmt: skip
             motion = encode_motion(*fields, modes=modes)
-            frame = CodedFrame(plan, rate_code, residual_code, motion, result.residual_stream, result.latents,
+            frame = CodedFrame(plan, rate_code, residual_code, result.intra_levels, motion, result.residual_stream,
+                               result.intra_stream, result.latents,
                                _rendered(shared, result.latents, rate_code, pixels.shape))  # fmt: skip
         coded[plan.index] = frame
         out.append(frame)
@@ -145,9 +165,20 @@ def _intra(pixels, entry, shared, plan, lam, rate_code, steps) -> CodedFrame:
     # no modulation: a clip's frames all render with the model's synthesis as it is
     file = parse_image(encode_image(pixels, entry, lam=lam, rate_code=rate_code, steps=steps, modulate=False).data)
     latents = decoder.decode_file_latents(file, shared)
-    return CodedFrame(plan, rate_code, rate_code, b"", file.payload, latents,
+    return CodedFrame(plan, rate_code, rate_code, 0, b"", file.payload, b"", latents,
                       _rendered(shared, latents, rate_code, pixels.shape))  # fmt: skip
 
 
 def _rendered(shared, latents: list[np.ndarray], rate_code: int, shape: tuple[int, ...]) -> np.ndarray:
     return render(latents, shared.gains(rate_code), shared.synthesis, shape[0], shape[1], finish=to_uint8)
+
+
+def clip_file(coded: list[CodedFrame], entry: ModelEntry, fps: tuple[int, int], group: int) -> bytes:
+    """Coded frames (in coding order) -> the bytes of a format 2.3 video file."""
+    height, width = coded[0].pixels.shape[:2]
+    frames = tuple(FrameEntry(f.plan.index, KINDS[f.plan.kind], f.plan.references,
+                              0 if f.plan.kind == INTRA else f.residual_code, f.intra_levels,
+                              (len(f.motion), len(f.stream), len(f.intra_stream))) for f in coded)  # fmt: skip
+    payload = b"".join(f.motion + f.stream + f.intra_stream for f in coded)
+    return VideoFile(width, height, coded[0].rate_code, len(coded[0].latents), entry.id, bytes.fromhex(entry.sha256),
+                     fps, group, frames, payload).to_bytes()  # fmt: skip

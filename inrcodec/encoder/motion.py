@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BLOCK = 16
+from inrcodec.entropy.motion import BLOCK, INTRA, vertex_blocks
 SEARCH = 32  # pixels of displacement searched in each direction at full resolution
 PYRAMID = 2  # halvings: the full search runs at a quarter of the resolution
 REFINE = 2  # pixels re-searched around the coarser level's vector at each finer level
@@ -121,20 +121,21 @@ def warp_pixels(reference: np.ndarray, motion: np.ndarray, block: int = BLOCK) -
                     axis=-1)  # fmt: skip
 
 
-def latent_modes(analysis: list[np.ndarray], predictions: tuple[list[np.ndarray], list[np.ndarray]],
-                 blocks: tuple[int, int], block: int = BLOCK) -> np.ndarray:  # fmt: skip
-    """A B-frame's block modes (inrcodec.entropy.motion PAST, BOTH, FUTURE): the current frame's analysis
-    latents (finest first, rounded) and each mode's prediction of them (the past and future references' grids
-    warped; BOTH their mean) -> int64 [By, Bx], per block the mode whose residual would start smallest (the
-    sum of |analysis - prediction| over the block's vertices at every level). The choice is made on the latents,
-    where the residual is coded, not on pixels: the mean of two warped grids can predict the pixels better and
-    still leave a larger residual."""
-    from inrcodec.entropy.motion import BOTH, FUTURE, PAST, vertex_blocks
-
-    costs = np.zeros((3, *blocks))
+def latent_modes(analysis: list[np.ndarray], predictions: dict[int, list[np.ndarray]], blocks: tuple[int, int],
+                 block: int = BLOCK, intra_bias: float | None = 1.0) -> np.ndarray:  # fmt: skip
+    """A predicted frame's block modes (inrcodec.entropy.motion): the current frame's analysis latents (finest
+    first, rounded) and each candidate mode's prediction of them (PAST, FUTURE: a reference's grids warped; BOTH
+    their mean) -> int64 [By, Bx], per block the mode whose residual would start smallest (the sum of
+    |analysis - prediction| over the block's vertices at every level), or INTRA where the latents themselves
+    are smaller than that times intra_bias (None: no INTRA blocks). The choice is made on the latents, where the residual is coded, not
+    on pixels: the mean of two warped grids can predict the pixels better and still leave a larger residual."""
+    modes = [*predictions, *([INTRA] if intra_bias is not None else [])]
+    costs = np.zeros((len(modes), *blocks))
     for level, target in enumerate(analysis):
         by, bx, _, _ = vertex_blocks(target.shape, level, block, blocks)
-        past, future = predictions[0][level], predictions[1][level]
-        for m, prediction in enumerate((past, (past + future + 1) >> 1, future)):
-            np.add.at(costs[m], (by, bx), np.abs(target - prediction))
-    return np.array((PAST, BOTH, FUTURE))[np.argmin(costs, axis=0)].astype(np.int64)
+        for m, mode in enumerate(modes):
+            residual = target - predictions[mode][level] if mode != INTRA else target
+            np.add.at(costs[m], (by, bx), np.abs(residual))
+    if intra_bias is not None:
+        costs[-1] *= intra_bias
+    return np.array(modes)[np.argmin(costs, axis=0)].astype(np.int64)

@@ -4,7 +4,9 @@ motion-compensated prediction of them: the reference frames' latent grids warped
 
 The residual is refined like an image's latents (inrcodec.encoder.refine.refine_with) with the frame rendered
 from prediction + residual, and entropy-coded with the image model's context networks (no temporal context
-yet): where the prediction is right, the residual is 0 and costs almost nothing.
+yet): where the prediction is right, the residual is 0 and costs almost nothing. The finest levels may be
+coded intra instead (inrcodec.entropy.inter): the encoder codes its starting point each way and keeps the
+cheapest, and the refinement counts the bits the way the frame is coded.
 """
 
 from __future__ import annotations
@@ -17,26 +19,30 @@ import torch
 from inrcodec.encoder.image import as_target, predict
 from inrcodec.encoder.model_torch import load_codec_model
 from inrcodec.encoder.refine import CostFn, proxied, refine_with
-from inrcodec.encoder.shared_torch import laplace_bits
-from inrcodec.entropy.planes import encode_latents
+from inrcodec.encoder.shared_torch import laplace_bits, padded_coarser
+from inrcodec.entropy.inter import encode_inter
 from inrcodec.model.registry import ModelEntry
 from inrcodec.model.shared import load_shared
 
 
 @dataclass(frozen=True)
 class PredictedFrame:
-    """residual_stream: the residual latents' ANS stream; latents: the frame's integer grids (finest first),
-    prediction + residual as coded (the next frame's reference)."""
+    """residual_stream, intra_stream: the ANS streams of the residual levels and of the finest intra_levels levels
+    (inrcodec.entropy.inter); latents: the frame's integer grids (finest first) as coded (the next frame's
+    reference)."""
 
     residual_stream: bytes
+    intra_stream: bytes
+    intra_levels: int
     latents: list[np.ndarray]
 
 
 def residual_cost(entry: ModelEntry, target: torch.Tensor, prediction: list[np.ndarray], rate_code: int, lam: float,
-                  proxy: str, residual_code: int) -> CostFn:  # fmt: skip
+                  proxy: str, residual_code: int, intra_levels: int = 0) -> CostFn:  # fmt: skip
     """The cost MSE + lam bpp of float residuals [1, 1, h, w] per level: the frame rendered from prediction +
-    residual at `rate_code`, the bits of the residual under the context model at `residual_code` reading the
-    rounded residuals."""
+    residual at `rate_code`; the bits of levels intra_levels.. under the context model at `residual_code` reading
+    the rounded residuals, those of the finer levels (prediction + residual) at `rate_code` reading the frame's
+    rounded latents, as inrcodec.entropy.inter codes them."""
     model = load_codec_model(entry)
     code = torch.tensor([float(rate_code)])
     entropy_code = torch.tensor([float(residual_code)])
@@ -46,8 +52,14 @@ def residual_cost(entry: ModelEntry, target: torch.Tensor, prediction: list[np.n
     def evaluate(residuals, modulation, temperature, backward):
         with torch.enable_grad() if backward else torch.no_grad():
             rounded, coded, rendered = proxied(residuals, temperature, proxy)
-            params = model.shared.distribution(rounded, entropy_code)
-            bits = sum(laplace_bits(r, mean, log_scale).sum() for r, (mean, log_scale) in zip(coded, params))
+            params = model.shared.distribution(rounded[intra_levels:], entropy_code, first_level=intra_levels)
+            bits = sum(laplace_bits(r, mean, log_scale).sum()
+                       for r, (mean, log_scale) in zip(coded[intra_levels:], params))  # fmt: skip
+            if intra_levels:
+                frame = [p + r for p, r in zip(base, rounded)]
+                intra = model.shared.distribution(frame[:intra_levels], code, 0, padded_coarser(frame[intra_levels]))
+                bits = bits + sum(laplace_bits(p + r, mean, log_scale).sum()
+                                  for p, r, (mean, log_scale) in zip(base, coded, intra))  # fmt: skip
             recon = model.shared.render([p + r for p, r in zip(base, rendered)], code, height, width, modulation)
             mse = ((recon - target) ** 2).mean()
             bpp = bits / (height * width)
@@ -61,21 +73,45 @@ def residual_cost(entry: ModelEntry, target: torch.Tensor, prediction: list[np.n
 
 def encode_predicted(pixels: np.ndarray, prediction: list[np.ndarray], entry: ModelEntry, rate_code: int, lam: float,
                      steps: int, proxy: str = "soft", start: str = "analysis", learning_rate: float | None = None,
-                     residual_code: int | None = None) -> PredictedFrame:  # fmt: skip
+                     residual_code: int | None = None, intra_levels: tuple[int, ...] = (0, 1),
+                     choose: str = "refined") -> PredictedFrame:  # fmt: skip
     """uint8 [H, W, 3] frame and the integer prediction of its grids -> its residual, refined for `steps` and
     coded. start: "zero" (from the prediction itself) or "analysis" (from the analysis network's latents of the
     frame minus the prediction); learning_rate: the refinement's step (None: the image encoder's rule);
-    residual_code: the rate code the context networks code the residual at (None: rate_code)."""
+    residual_code: the rate code the context networks code the residual at (None: rate_code); intra_levels:
+    the counts of finest levels coded intra to choose from; choose: "refined" (refine each way, keep the least
+    MSE + lam bpp as coded) or "start" (the fewest bytes before refinement: one refinement)."""
+    if choose not in ("refined", "start"):
+        raise ValueError(f"unknown intra level choice {choose!r}")
     residual_code = rate_code if residual_code is None else residual_code
     target, _ = as_target(pixels)
-    cost = residual_cost(entry, target, prediction, rate_code, lam, proxy, residual_code)
     if start == "analysis":
         analysed = predict(entry, target, rate_code)
         begin = [a - torch.from_numpy(q.astype(np.float32))[None, None] for a, q in zip(analysed, prediction)]
     else:
         begin = [torch.zeros(1, 1, *q.shape) for q in prediction]
-    refined = refine_with(cost, begin, pixels.shape[0] * pixels.shape[1], 0, lam, steps, proxy=proxy, modulate=False,
-                          learning_rate=learning_rate)  # fmt: skip
-    residuals = [torch.round(r).reshape(r.shape[-2:]).numpy().astype(np.int64) for r in refined.latents]
-    stream, coded = encode_latents(residuals, load_shared(entry).contexts, residual_code)
-    return PredictedFrame(stream, [p + r for p, r in zip(prediction, coded)])
+    nets = load_shared(entry).contexts
+    candidates = intra_levels
+    if choose == "start" and len(intra_levels) > 1:
+        starting = [p + _rounded(r) for p, r in zip(prediction, begin)]
+        sizes = {n: sum(map(len, encode_inter(starting, prediction, nets, rate_code, residual_code, n)[:2]))
+                 for n in intra_levels}  # fmt: skip
+        candidates = (min(sizes, key=sizes.get),)
+    best = None
+    for levels in candidates:
+        cost = residual_cost(entry, target, prediction, rate_code, lam, proxy, residual_code, levels)
+        refined = refine_with(cost, begin, pixels.shape[0] * pixels.shape[1], 0, lam, steps, proxy=proxy,
+                              modulate=False, learning_rate=learning_rate)  # fmt: skip
+        rounded = [torch.round(r) for r in refined.latents]
+        final = cost(rounded, None, None, False)[0] if len(candidates) > 1 else 0.0
+        if best is None or final < best[0]:
+            best = (final, levels, rounded)
+    _, chosen, residuals = best
+    latents = [p + _rounded(r) for p, r in zip(prediction, residuals)]
+    residual_stream, intra_stream, coded = encode_inter(latents, prediction, nets, rate_code, residual_code, chosen)
+    return PredictedFrame(residual_stream, intra_stream, chosen, coded)
+
+
+def _rounded(residual: torch.Tensor) -> np.ndarray:
+    """[1, 1, h, w] float -> int64 [h, w], rounded."""
+    return torch.round(residual).reshape(residual.shape[-2:]).numpy().astype(np.int64)

@@ -4,8 +4,9 @@ bit-exact on any machine).
 
 A motion field is int [By, Bx, 2]: per block of `block` pixels, (dy, dx) in half pixels such that the current
 frame at pixel p looks like the reference at p + (dy, dx) / 2 (inrcodec.encoder.motion finds it). A frame
-predicted from two references (a B-frame) has a field for each and a mode per block, int [By, Bx]: PAST (the
-first reference only), BOTH (the mean of the two warps) or FUTURE (the second only).
+predicted from two references (a B-frame) has a field for each. Every predicted frame has a mode per block,
+int [By, Bx]: PAST (the first reference's warp; a P-frame's only one), BOTH (the mean of the two warps), FUTURE
+(the second's) or INTRA (no prediction: the block's latents are coded afresh, where no reference matches).
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from inrcodec.entropy.ans import ChunkDecoder, ChunkEncoder
+from inrcodec.entropy.planes import max_latents
 from inrcodec.entropy.tables import ALPHABET_HALF, N_FRACTIONS
 
+BLOCK = 16  # pixels per side of a motion block (normative)
 MOTION_FRACTION = N_FRACTIONS // 2  # the tables' mean offset nearest 0 (+1/16)
 PAST, BOTH, FUTURE = -1, 0, 1  # a B-frame block's prediction, coded as this symbol
+INTRA = 2  # coded as a flag before the prediction modes
+P_MODES, B_MODES = (PAST, INTRA), (PAST, BOTH, FUTURE, INTRA)
 
 
 def predicted_vector(motion: np.ndarray, by: int, bx: int) -> tuple[int, int]:
@@ -67,52 +72,74 @@ def _code_field(coder, field: np.ndarray, decoding: bool, used: np.ndarray | Non
     return field
 
 
-def _code_modes(coder, modes: np.ndarray, decoding: bool) -> np.ndarray:
-    """Encode or decode (into `modes`) int [By, Bx] B-frame modes, each from a table chosen by its left and top
-    neighbours' (PAST, BOTH, FUTURE are -1, 0, 1: a block among BOTH blocks is cheap)."""
+def _neighbours(values: np.ndarray, by: int, bx: int) -> tuple[int, int]:
+    return (int(values[by, bx - 1]) if bx else 0), (int(values[by - 1, bx]) if by else 0)
+
+
+def _code_modes(coder, modes: np.ndarray, decoding: bool, bidirectional: bool) -> np.ndarray:
+    """Encode or decode (into `modes`) int [By, Bx] block modes: every block's intra flag (0 or 1, its table
+    chosen by the left and top flags), then, in a B-frame, each predicted block's PAST, BOTH or FUTURE (-1, 0, 1,
+    its table chosen by the neighbours' modes, an intra neighbour counting as BOTH: a block among BOTH blocks
+    is cheap). A P-frame's predicted blocks are PAST."""
+    flags = np.zeros(modes.shape, np.int64) if decoding else (modes == INTRA).astype(np.int64)
     for by in range(modes.shape[0]):
         for bx in range(modes.shape[1]):
-            left = int(modes[by, bx - 1]) if bx else 0
-            top = int(modes[by - 1, bx]) if by else 0
-            table = _table(abs(left) + abs(top), 0)
+            table = _table(*_neighbours(flags, by, bx))
             if decoding:
-                modes[by, bx] = coder.decode(1, table)[0]
-                if modes[by, bx] not in (PAST, BOTH, FUTURE):
-                    raise ValueError(f"a B-frame block mode of {int(modes[by, bx])} is not -1, 0 or 1")
+                flags[by, bx] = coder.decode(1, table)[0]
+                if flags[by, bx] not in (0, 1):
+                    raise ValueError(f"a block's intra flag of {int(flags[by, bx])} is not 0 or 1")
             else:
-                coder.add(np.asarray(modes[by, bx : bx + 1], np.int64), table)
+                coder.add(flags[by, bx : bx + 1], table)
+    if decoding:
+        modes[:] = np.where(flags == 1, INTRA, PAST)
+    if not bidirectional:
+        return modes
+    predicted = np.where(modes == INTRA, BOTH, modes)
+    for by, bx in zip(*np.nonzero(flags == 0)):
+        left, top = _neighbours(predicted, by, bx)
+        table = _table(abs(left) + abs(top), 0)
+        if decoding:
+            predicted[by, bx] = modes[by, bx] = coder.decode(1, table)[0]
+            if modes[by, bx] not in (PAST, BOTH, FUTURE):
+                raise ValueError(f"a B-frame block mode of {int(modes[by, bx])} is not -1, 0 or 1")
+        else:
+            coder.add(np.asarray(modes[by, bx : bx + 1], np.int64), table)
     return modes
 
 
-def _users(modes: np.ndarray | None, count: int) -> list[np.ndarray | None]:
-    """Per field, the blocks that read it: all of a P-frame's; PAST and BOTH blocks the first field of a
-    B-frame, FUTURE and BOTH blocks the second."""
-    if modes is None:
-        return [None] * count
-    return [modes != FUTURE, modes != PAST]
+def _users(modes: np.ndarray, count: int) -> list[np.ndarray]:
+    """Per field, the blocks that read it: PAST and BOTH blocks the first field, FUTURE and BOTH the second."""
+    return [np.isin(modes, (PAST, BOTH)), np.isin(modes, (FUTURE, BOTH))][:count]
 
 
 def encode_motion(*fields: np.ndarray, modes: np.ndarray | None = None) -> bytes:
-    """One field int [By, Bx, 2] (half pixels; a P-frame), or two and their modes int [By, Bx] (a B-frame) -> one
-    ANS stream: the modes, then each field's vectors for the blocks that read it (the others code nothing; the
-    decoder infers their prediction). ValueError if a residual exceeds the alphabet."""
-    if (len(fields) == 2) != (modes is not None) or len(fields) not in (1, 2):
+    """One field int [By, Bx, 2] (half pixels; a P-frame) or two (a B-frame), and the block modes int [By, Bx]
+    (None: a P-frame's blocks all PAST) -> one ANS stream: the modes, then each field's vectors for the blocks
+    that read it (the others code nothing; the decoder infers their prediction). ValueError on modes that the
+    frame cannot have or a residual beyond the alphabet."""
+    if len(fields) not in (1, 2) or (len(fields) == 2 and modes is None):
         raise ValueError("motion is one field, or two fields and their modes")
+    if modes is None:
+        modes = np.full(fields[0].shape[:2], PAST, np.int64)
+    if not np.isin(modes, B_MODES if len(fields) == 2 else P_MODES).all():
+        raise ValueError(f"block modes of a {'B' if len(fields) == 2 else 'P'}-frame are in "
+                         f"{B_MODES if len(fields) == 2 else P_MODES}")  # fmt: skip
     encoder = ChunkEncoder()
-    if modes is not None:
-        if not np.isin(modes, (PAST, BOTH, FUTURE)).all():
-            raise ValueError("B-frame block modes are -1, 0 or 1")
-        _code_modes(encoder, modes, decoding=False)
+    _code_modes(encoder, np.array(modes, np.int64), decoding=False, bidirectional=len(fields) == 2)
     for field, used in zip(fields, _users(modes, len(fields))):
         _code_field(encoder, np.array(field, np.int64), decoding=False, used=used)
     return encoder.to_bytes()
 
 
-def decode_motion(data: bytes, blocks: tuple[int, int], count: int = 1) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """Stream -> (count fields int64 [By, Bx, 2], the modes int64 [By, Bx] if count is 2, else None);
-    ValueError on a malformed stream."""
+def decode_motion(data: bytes, blocks: tuple[int, int], count: int = 1) -> tuple[list[np.ndarray], np.ndarray]:
+    """Stream -> (count fields int64 [By, Bx, 2], the block modes int64 [By, Bx]); ValueError on a malformed
+    stream, or one too short for a flag per block (so the work is bounded by the bytes: a block codes at most
+    six symbols)."""
+    if blocks[0] * blocks[1] > max_latents(len(data)):
+        raise ValueError(f"a motion stream of {len(data)} bytes is too short for {blocks[0] * blocks[1]} blocks")
     decoder = ChunkDecoder(data)
-    modes = _code_modes(decoder, np.zeros(blocks, np.int64), decoding=True) if count == 2 else None
+    modes = _code_modes(decoder, np.zeros(blocks, np.int64), decoding=True, bidirectional=count == 2)
     fields = [_code_field(decoder, np.zeros((*blocks, 2), np.int64), decoding=True, used=used)
               for used in _users(modes, count)]  # fmt: skip
     decoder.finish()
@@ -131,8 +158,9 @@ def vertex_blocks(shape: tuple[int, int], level: int, block: int, blocks: tuple[
 
 def predict_grids(references: list[list[np.ndarray]], fields: list[np.ndarray], modes: np.ndarray | None,
                   block: int) -> list[np.ndarray]:  # fmt: skip
-    """The prediction of a frame's integer grids (finest first): one reference's grids warped by its field, or
-    (two references, two fields and the modes) per vertex the mode's warp, BOTH being (a + b + 1) >> 1."""
+    """The prediction of a frame's integer grids (finest first): per vertex, its block's mode: PAST the first
+    reference's grids warped by the first field, FUTURE the second's by the second, BOTH (a + b + 1) >> 1 of
+    the two, INTRA 0. modes None: every block PAST."""
     grids = []
     for level in range(len(references[0])):
         warped = [warp_grid(grids_of[level], field, level, block) for grids_of, field in zip(references, fields)]
@@ -141,8 +169,9 @@ def predict_grids(references: list[list[np.ndarray]], fields: list[np.ndarray], 
             continue
         by, bx, _, _ = vertex_blocks(warped[0].shape, level, block, modes.shape)
         mode = modes[by, bx]
-        grids.append(np.where(mode == PAST, warped[0], np.where(mode == FUTURE, warped[1],
-                                                                 (warped[0] + warped[1] + 1) >> 1)))  # fmt: skip
+        future = warped[-1]
+        grids.append(np.select([mode == PAST, mode == FUTURE, mode == BOTH],
+                               [warped[0], future, (warped[0] + future + 1) >> 1], 0))  # fmt: skip
     return grids
 
 

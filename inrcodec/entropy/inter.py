@@ -1,0 +1,50 @@
+"""A predicted frame's integer latent grids <-> its two ANS streams: the coarse levels as a residual against
+the motion-compensated prediction, the finest `intra_levels` levels intra.
+
+The image context model codes a fine level far better when it reads the frame's own coarser level than a
+residual does against a warped reference (the coarse level says where the texture is; a residual's coarser
+level, mostly 0, says nothing), while the coarse levels, few latents that motion predicts well, are cheapest
+as a residual. So levels intra_levels.. are residuals r = q - prediction, coded by the context networks at
+`residual_code` reading the residuals (encode_latents with first_level); levels 0..intra_levels-1 are the
+latents q themselves, coded at the frame's `rate_code` reading q, the coarsest of them reading the decoded
+q of level intra_levels as its coarser level. intra_levels 0: the whole frame is a residual.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inrcodec.entropy.context_model import padded_grid
+from inrcodec.entropy.planes import ContextNetworks, decode_latents, encode_latents
+
+
+def encode_inter(latents: list[np.ndarray], prediction: list[np.ndarray], nets: ContextNetworks, rate_code: int,
+                 residual_code: int, intra_levels: int) -> tuple[bytes, bytes, list[np.ndarray]]:  # fmt: skip
+    """Integer grids of the frame and their prediction (finest first) -> (the residual stream, the intra stream,
+    the grids as coded: a value beyond the alphabet is clamped)."""
+    if not 0 <= intra_levels < len(latents):
+        raise ValueError(f"intra levels {intra_levels} is not in 0..{len(latents) - 1}")
+    residuals = [np.asarray(q, np.int64) - p for q, p in zip(latents[intra_levels:], prediction[intra_levels:])]
+    residual_stream, residuals = encode_latents(residuals, nets, residual_code, first_level=intra_levels)
+    coarse = [p + r for p, r in zip(prediction[intra_levels:], residuals)]
+    if intra_levels == 0:
+        return residual_stream, b"", coarse
+    intra_stream, fine = encode_latents(latents[:intra_levels], nets, rate_code, 0, padded_grid(coarse[0], 1))
+    return residual_stream, intra_stream, [*fine, *coarse]
+
+
+def decode_inter(residual_stream: bytes, intra_stream: bytes, prediction: list[np.ndarray], nets: ContextNetworks,
+                 rate_code: int, residual_code: int, intra_levels: int) -> list[np.ndarray]:  # fmt: skip
+    """The two streams and the prediction (finest first) -> the frame's integer grids int64; ValueError on a
+    malformed stream or an intra level count the grids do not have."""
+    if not 0 <= intra_levels < len(prediction):
+        raise ValueError(f"intra levels {intra_levels} is not in 0..{len(prediction) - 1}")
+    shapes = [p.shape for p in prediction]
+    residuals = decode_latents(residual_stream, shapes[intra_levels:], nets, residual_code, intra_levels)
+    coarse = [p + r for p, r in zip(prediction[intra_levels:], residuals)]
+    if intra_levels == 0:
+        if intra_stream:
+            raise ValueError("a predicted frame without intra levels has intra data")
+        return coarse
+    fine = decode_latents(intra_stream, shapes[:intra_levels], nets, rate_code, 0, padded_grid(coarse[0], 1))
+    return [*fine, *coarse]
