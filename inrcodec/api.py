@@ -56,9 +56,7 @@ def decode(data: FileInput, max_pixels: int | None = None, *, region: tuple[int,
     (x, y, w, h, in pixels of that output) renders only that box. max_pixels refuses larger outputs (a few
     hundred bytes can claim a huge image); a clip needs decode_frame."""
     data = file_bytes(data)
-    from inrcodec.video.file import is_video
-
-    if is_video(data):
+    if clip_format(data):
         raise InrCodecError("this is a video file; use inrcodec.decode_frame(data, index)")
     return decode_image(data, max_pixels, region, scale)
 
@@ -93,12 +91,27 @@ def decode_frame(data: FileInput, index: int) -> np.ndarray:
     """Frame `index` (from 0) of an .inr clip (bytes or a path) -> uint8 [H, W, 3], without decoding the others'
     pixels."""
     data = file_bytes(data)
-    from inrcodec.video.codec import decode_frame as decode_video_frame
-    from inrcodec.video.file import is_video
-
-    if not is_video(data):
+    kind = clip_format(data)
+    if kind is None:
         raise InrCodecError("this is an image file; use inrcodec.decode(data)")
-    return decode_video_frame(data, index)
+    if kind == 2:
+        from inrcodec.video_decoder import VideoDecoder
+
+        return VideoDecoder(data).frame(index)
+    from inrcodec.video.codec import decode_frame as decode_v1_frame
+
+    return decode_v1_frame(data, index)
+
+
+def clip_format(data: bytes) -> int | None:
+    """2 for a format 2.3 video, 1 for a format 1.2 one, None for an image; BitstreamError for bytes that are
+    not a well-formed .inr container."""
+    from inrcodec.video.file import is_video
+    from inrcodec.video_decoder import is_video_v2
+
+    if is_video_v2(data):
+        return 2
+    return 1 if is_video(data) else None
 
 
 def info(data: FileInput) -> dict:
@@ -106,9 +119,17 @@ def info(data: FileInput) -> dict:
     version, size, model, bytes per part. Reads the header only."""
     data = file_bytes(data)
     from inrcodec.decoder import describe_image
-    from inrcodec.video.file import describe_video, is_video
 
-    return describe_video(data) if is_video(data) else describe_image(data)
+    kind = clip_format(data)
+    if kind == 2:
+        from inrcodec.video_decoder import describe_video
+
+        return describe_video(data)
+    if kind == 1:
+        from inrcodec.video.file import describe_video as describe_v1_video
+
+        return describe_v1_video(data)
+    return describe_image(data)
 
 
 def image_pixels(image: ImageInput) -> np.ndarray:

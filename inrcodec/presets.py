@@ -13,4 +13,10 @@ DEFAULT_MODEL = "default"  # the manifest's default model
 # and of each later frame (a residual from the frame before).
 VIDEO_MODEL = "base-v1"
 VIDEO_PRESET_STEPS = {"fast": (50, 25), "medium": (150, 60), "slow": (400, 150)}
+# Video v2 (format 2.3): (intra frames, predicted frames) refinement steps. Not yet tuned by measurement: the
+# intra frames take the image presets' steps, the predicted frames fewer (they start from their prediction).
+CLIP_PRESET_STEPS = {"fast": (16, 16), "medium": (90, 30), "slow": (300, 90)}
+CLIP_GROUP = 16
+CLIP_RESIDUAL_OFFSET = 60  # the residual's context rate code below the frame's (eval/results/video-v2/)
+CLIP_LAYER_LAMBDA = 1.25  # lambda's factor per temporal layer (eval/results/video-v2/)
 DEFAULT_GOP = 16  # frames per group: the first is coded whole, so decoding frame k reads at most 16 grids

@@ -106,3 +106,33 @@ class VideoDecoder:
             if readers[frame.index]:
                 decoded[frame.index] = latents
             yield frame.index, self.render(latents)
+
+    def frames_in_order(self) -> Iterator[np.ndarray]:
+        """Every frame uint8 [H, W, 3] in display order (a frame decoded early waits, about a group at most)."""
+        waiting, next_index = {}, 0
+        for index, pixels in self.frames():
+            waiting[index] = pixels
+            while next_index in waiting:
+                yield waiting.pop(next_index)
+                next_index += 1
+
+
+def describe_video(data: bytes) -> dict:
+    """A JSON-ready description of a format 2.3 file's header and frame index, without decoding it."""
+    from inrcodec.model.config import rate_code_lambda
+
+    file = parse_video(data, max_pixels=1 << 62)
+    major, minor = file_version(data)
+    frames = [{"index": f.index, "kind": KIND_LETTERS[f.kind], "references": list(f.references),
+               "intra_levels": f.intra_levels, "residual_code": f.residual_code, "bytes": sum(f.lengths),
+               "motion_bytes": f.lengths[0]} for f in file.frames]  # fmt: skip
+    return {
+        "kind": "video", "format_version": f"{major}.{minor}", "file_bytes": len(data),
+        "bpp": len(data) * 8 / (file.width * file.height * len(file.frames)),
+        "image": {"width": file.width, "height": file.height, "channels": 3, "bit_depth": 8,
+                  "rate_code": file.rate_code, "n_levels": file.n_levels},
+        "lambda": rate_code_lambda(file.rate_code), "frame_count": len(file.frames),
+        "fps": None if file.fps[0] == 0 else list(file.fps), "group": file.group,
+        "model_id": file.model_id, "model_sha256": file.model_sha256.hex(), "payload_bytes": len(file.payload),
+        "frames": frames,
+    }  # fmt: skip

@@ -57,41 +57,48 @@ def _quantise(rgb: np.ndarray, quality: int) -> np.ndarray:
     return np.clip(rgb.astype(int) // step * step + step // 2, 0, 255).astype(np.uint8)
 
 
-def _fake_video_module() -> types.ModuleType:
-    module = types.ModuleType("inrcodec.video.codec")
+def _fake_video_modules() -> tuple[types.ModuleType, types.ModuleType]:
+    encoder, decoder = types.ModuleType("inrcodec.video.clip_v2"), types.ModuleType("inrcodec.video_decoder")
 
-    def encode_video(source, quality, preset, model="default", progress=None):
+    def encode_clip_v2(source, quality, preset, model="default", progress=None):
         raw = b"".join(_quantise(rgb, quality).tobytes() for rgb in open_video(source).frames())
         data = zlib.compress(raw, 9)
         return types.SimpleNamespace(data=data, stats={"bytes": len(data), "encode_seconds": 0.25})
 
-    def decode_video(data):
-        raw = zlib.decompress(data)
-        size = WIDTH * HEIGHT * 3
-        for start in range(0, len(raw), size):
-            yield np.frombuffer(raw[start:start + size], np.uint8).reshape(HEIGHT, WIDTH, 3)
+    class VideoDecoder:
+        def __init__(self, data):
+            raw, size = zlib.decompress(data), WIDTH * HEIGHT * 3
+            self.decoded = [np.frombuffer(raw[a:a + size], np.uint8).reshape(HEIGHT, WIDTH, 3)
+                            for a in range(0, len(raw), size)]  # fmt: skip
 
-    module.encode_video, module.decode_video = encode_video, decode_video
-    module.decode_frame = lambda data, index: list(decode_video(data))[index]
-    return module
+        def frames(self):  # not in display order, as a B-frame structure codes them
+            return reversed(list(enumerate(self.decoded)))
+
+        def frame(self, index):
+            return self.decoded[index]
+
+    encoder.encode_clip_v2, decoder.VideoDecoder = encode_clip_v2, VideoDecoder
+    return encoder, decoder
 
 
 @pytest.fixture()
 def fake_inrcodec(monkeypatch):
-    """inrcodec.video.codec and the image API (inrcodec.api) replaced by fakes; the codecs' config without torch or
-    models."""
+    """inrcodec's video v2 pipeline and decoder and the image API (inrcodec.api) replaced by fakes; the codecs'
+    config without torch or models."""
     import inrcodec.api
     import inrcodec.video
 
-    video = _fake_video_module()
+    encoder, decoder = _fake_video_modules()
     monkeypatch.setattr(inrcodec.api, "encode_image", lambda rgb, quality, preset, model: types.SimpleNamespace(
         data=zlib.compress(_quantise(rgb, quality).tobytes()), stats={}))
     monkeypatch.setattr(inrcodec.api, "decode_image",
                         lambda data: np.frombuffer(zlib.decompress(data), np.uint8).reshape(HEIGHT, WIDTH, 3))
-    monkeypatch.setitem(sys.modules, "inrcodec.video.codec", video)
-    monkeypatch.setattr(inrcodec.video, "codec", video, raising=False)
+    monkeypatch.setitem(sys.modules, "inrcodec.video.clip_v2", encoder)
+    monkeypatch.setattr(inrcodec.video, "clip_v2", encoder, raising=False)
+    monkeypatch.setitem(sys.modules, "inrcodec.video_decoder", decoder)
+    monkeypatch.setattr(inrcodec, "video_decoder", decoder, raising=False)
     monkeypatch.setattr(rdvideo.InrCodec, "config", lambda self: {"codec": self.name, "preset": self.preset})
-    return video
+    return encoder
 
 
 # ---- colour conversion ----
@@ -185,7 +192,7 @@ def test_fake_inrcodec_rows_measure_bytes_and_frames(clip_dir, fake_inrcodec):
     clip = rdvideo.open_clip(clip_dir)
     video, image = rdvideo.video_codecs(["inrcodec", "inrcodec-image"], (3,), "fast", "fast", "default")
     row = video.measure(clip, 3)
-    data = fake_inrcodec.encode_video(clip_dir, 3, "fast").data
+    data = fake_inrcodec.encode_clip_v2(clip_dir, 3, "fast").data
     assert row["bytes"] == len(data) and row["sha256"] == hashlib.sha256(data).hexdigest()
     expected = [psnr(a, _quantise(a, 3)) for a in frames()]
     assert row["psnr_rgb"] == pytest.approx(np.mean(expected))
@@ -300,4 +307,4 @@ def test_real_video_codec_on_a_tiny_clip(clip_dir, tmp_path):
     assert row["frames"] == FRAMES and row["bytes"] > 0 and 15 < row["psnr_rgb"] < 60
     assert row["frame_decode_matches"] is True and row["frame_decoding_time_last"] > 0
     config = summary["inrcodec"]["meta"]["config"]
-    assert config["model"]["id"] and config["gop"] >= 1 and config["api"] == "video_codec.encode_video"
+    assert config["model"]["id"] and config["group"] >= 1 and config["api"] == "video.clip_v2.encode_clip_v2"

@@ -31,7 +31,7 @@ def parse_frames(sections: dict, n_levels: int) -> tuple[dict, list[dict]]:
     if len(sections[b"CLIP"]) != 14:
         raise Invalid("CLIP length")
     count, fps_num, fps_den, group = struct.unpack("<IIIH", sections[b"CLIP"])
-    if not (1 <= count <= 1 << 20 and 1 <= fps_num <= 1 << 20 and 1 <= fps_den <= 1 << 20 and 1 <= group <= 1024):
+    if not (1 <= count <= 1 << 20 and 0 <= fps_num <= 1 << 20 and 1 <= fps_den <= 1 << 20 and 1 <= group <= 1024):
         raise Invalid("CLIP field out of range")
     if len(sections[b"FRMS"]) != 27 * count:
         raise Invalid("FRMS length")

@@ -31,7 +31,7 @@ CLIP = Record(
     "clip",
     (
         Field("frame_count", "I", 1, MAX_FRAMES),
-        Field("fps_num", "I", 1, 1 << 20),
+        Field("fps_num", "I", 0, 1 << 20),
         Field("fps_den", "I", 1, 1 << 20),
         Field("group", "H", 1, 1024),
     ),

@@ -21,13 +21,15 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
+        from inrcodec.bitstream import video_v2
         from inrcodec.bitstream.image_v2 import FORMAT
         from inrcodec.video.file import VIDEO_MINOR
 
         images = ", ".join(f"{FORMAT[0]}.{minor}" for minor in range(FORMAT[1] + 1))
+        video = "{}.{}".format(*video_v2.FORMAT)
         typer.echo(f"inrcodec {inrcodec.__version__}\n"
-                   f"writes .inr format {FORMAT[0]}.{FORMAT[1]} (images) and 1.{VIDEO_MINOR} (video)\n"
-                   f"reads .inr formats {images} (images) and 1.{VIDEO_MINOR} (video)")
+                   f"writes .inr format {FORMAT[0]}.{FORMAT[1]} (images) and {video} (video)\n"
+                   f"reads .inr formats {images} (images), {video} and 1.{VIDEO_MINOR} (video)")
         raise typer.Exit()
 
 

@@ -87,8 +87,8 @@ def encode(
     model: Annotated[
         str,
         typer.Option(
-            help="Installed model to encode images with (see `inrcodec models`); 'default' = the default model. "
-            "Clips are coded with the video model."
+            help="Installed model to encode with (see `inrcodec models`); 'default' = the default model. "
+            "Clips are coded with it too (video format 2.3)."
         ),
     ] = DEFAULT_MODEL,
     target_bpp: Annotated[
@@ -105,8 +105,9 @@ def encode(
             "--gop",
             min=1,
             max=1024,
-            help="Video only: frames per group. A group's first frame is coded whole, the others as residuals; "
-            "longer groups cost fewer bits, shorter ones decode a single frame faster.",
+            help="Video only: frames per group. A group's first frame is coded whole (intra), the others as "
+            "B-frames predicted from the frames around them; longer groups cost fewer bits, shorter ones decode a "
+            "single frame faster (a frame reads about log2(group) + 2 others).",
         ),
     ] = DEFAULT_GOP,
     tile: Annotated[
@@ -405,7 +406,7 @@ class DecodeSettings:
 
 def decode_one(source: str, destination: str, settings: DecodeSettings, voice: Voice) -> dict:
     """Decode one .inr input (a path or '-') to one output (a path or '-'); -> what was written."""
-    from inrcodec.video.file import is_video
+    from inrcodec.api import clip_format
 
     chosen_format, frame, force = settings.image_format, settings.frame, settings.force
     label = "stdin" if source == STDIO else source
@@ -413,7 +414,7 @@ def decode_one(source: str, destination: str, settings: DecodeSettings, voice: V
     if to_stdout and sys.stdout.isatty():
         raise InrCodecError("refusing to write image bytes to a terminal; redirect stdout or give --output FILE")
     data = read_input(source)
-    if naming_file(Path(label), is_video, data):
+    if naming_file(Path(label), clip_format, data):
         if settings.region is not None or settings.scale is not None:
             raise InrCodecError(f"{label!r} is a clip; --region and --scale are for images")
         if to_stdout:
@@ -450,11 +451,11 @@ def frame_to_stdout(data: bytes, label: str, frame: int | None, chosen_format: s
     if frame is None:
         raise InrCodecError(f"{label!r} is a clip, which cannot be written to stdout; use --frame K or a file")
     from inrcodec.api import decode_frame
-    from inrcodec.video.file import VideoFile
+    from inrcodec.cli.video import clip_frame_count
 
     start = time.perf_counter()
     rgb = naming_file(Path(label), decode_frame, data, frame)
-    count = VideoFile.from_bytes(data).video["frame_count"]
+    count = clip_frame_count(data)
     decode_seconds = time.perf_counter() - start
     write_output(STDIO, encode_image_file(rgb, Path("frame"), chosen_format or "PNG"))
     height, width = rgb.shape[:2]
@@ -497,9 +498,9 @@ def crop(
         check_encode_output(input_path, output, force)
         label = "stdin" if input_path == STDIO else input_path
         data = read_input(input_path)
-        from inrcodec.video.file import is_video
+        from inrcodec.api import clip_format
 
-        if naming_file(Path(label), is_video, data):
+        if naming_file(Path(label), clip_format, data):
             raise InrCodecError(f"{label!r} is a clip; crop cuts images")
         cropped = naming_file(Path(label), crop_file, data, chosen)
         write_output(output, cropped)

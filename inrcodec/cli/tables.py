@@ -78,9 +78,37 @@ def print_header_tables(header: dict) -> None:
 
 
 def print_video_header(header: dict) -> None:
-    """Tables for `info` on a video file."""
+    """Tables for `info` on a video file (format 2.3, or 1.2)."""
     from rich.console import Console
     from rich.table import Table
+
+    if header["format_version"].startswith("2."):
+        summary = Table(title="video .inr file")
+        summary.add_column("field")
+        summary.add_column("value")
+        image, kinds = header["image"], "".join(f["kind"] for f in header["frames"])
+        fps = "{}/{}".format(*header["fps"]) if header["fps"] else "unknown"
+        for key, value in (
+            ("format version", header["format_version"]),
+            ("frame size", f"{image['width']}x{image['height']}, 8-bit RGB"),
+            ("frames", f"{header['frame_count']} at {fps} fps, groups of {header['group']}"),
+            ("frame kinds", f"{kinds.count('I')} I, {kinds.count('P')} P, {kinds.count('B')} B"),
+            ("rate code", f"{image['rate_code']} (lambda {header['lambda']:.3g})"),
+            ("model", f"{header['model_id']} ({header['model_sha256'][:16]}...)"),
+            ("file bytes", header["file_bytes"]),
+            ("bpp", f"{header['bpp']:.4f}"),
+        ):
+            summary.add_row(key, str(value))
+        frames = Table(title="frames in coding order")
+        for column in ("frame", "kind", "references", "intra levels", "bytes", "motion bytes"):
+            frames.add_column(column, justify="right")
+        for frame in header["frames"]:
+            frames.add_row(str(frame["index"]), frame["kind"], ",".join(map(str, frame["references"])) or "-",
+                           str(frame["intra_levels"]), str(frame["bytes"]), str(frame["motion_bytes"]))  # fmt: skip
+        console = Console()
+        console.print(summary)
+        console.print(frames)
+        return
 
     summary = Table(title="video .inr file")
     summary.add_column("field")

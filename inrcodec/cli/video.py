@@ -1,12 +1,14 @@
 """The video side of `inrcodec encode`, `decode` and `info`: which inputs are clips, and the commands' bodies.
 
-cli/codec.py decides image or video and calls these; the work is in video/codec.py and media/video.py.
+cli/codec.py decides image or video and calls these; the work is in video/clip_v2.py (format 2.3; format 1.2 files
+are still decoded by video/codec.py), video_decoder.py and media/video.py.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,18 +25,15 @@ def is_video_input(path: Path) -> bool:
 
 
 def encode_clip(input_path: Path, quality: int, preset: str, model: str, gop: int, steps: int | None) -> dict:
-    """Encode a clip; -> the codec's stats. steps overrides the later frames' fit steps."""
-    from inrcodec.presets import VIDEO_PRESET_STEPS
-    from inrcodec.video.codec import encode_video
+    """Encode a clip as format 2.3; -> the codec's stats. steps overrides the predicted frames' refinement steps."""
     from inrcodec.media.video import open_video
+    from inrcodec.video.clip_v2 import encode_clip_v2
 
     if model == "none":
-        raise InrCodecError("video needs a model: an installed model id, or 'default' for the video model")
-    first_steps, later_steps = VIDEO_PRESET_STEPS[preset]
-    schedule = (first_steps, steps if steps is not None else later_steps)
+        raise InrCodecError("video needs a model: an installed v2 model id, or 'default'")
     frame_count = open_video(input_path).info.frame_count
     with frame_progress(frame_count) as on_frame:
-        result = encode_video(input_path, quality, preset, model, gop, on_frame, schedule)
+        result = encode_clip_v2(input_path, quality, preset, model, gop, on_frame, inter_steps=steps)
     return {"data": result.data, **result.stats}
 
 
@@ -49,42 +48,68 @@ def frame_progress(total: int | None) -> Iterator[Callable[[int, dict], None]]:
         TextColumn("encoding frames"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[kbytes]:.1f} kB"),
         TimeRemainingColumn(),
         console=console,
         disable=not console.is_terminal,
     )
-    task = progress.add_task("frames", total=total, kbytes=0.0)
+    task = progress.add_task("frames", total=total)
     started = time.perf_counter()
 
-    def on_frame(index: int, stats: dict) -> None:
-        progress.update(task, completed=index + 1, kbytes=stats["bytes"] / 1000)
-        if not console.is_terminal and (index + 1) % 10 == 0:
-            console.print(f"frame {index + 1}: {stats['bytes']} bytes, {time.perf_counter() - started:.0f} s", highlight=False)
+    def on_frame(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+        if not console.is_terminal and done % 10 == 0:
+            console.print(f"frame {done} of {total} coded, {time.perf_counter() - started:.0f} s", highlight=False)
 
     with progress:
         yield on_frame
 
 
-def decode_clip(data: bytes, output: Path, frame: int | None) -> dict:
-    """Decode a video file to OUTPUT (a video, a frame folder, or with `frame` one image) -> stats."""
-    from inrcodec.media.images import write_image
-    from inrcodec.video.codec import decode_frame, decode_video, file_fps
+def clip_frame_count(data: bytes) -> int:
+    """The frames of a format 2.3 or 1.2 video file (its header only)."""
+    from inrcodec.api import clip_format
+
+    if clip_format(data) == 2:
+        from inrcodec.bitstream.video_v2 import parse_video
+
+        return len(parse_video(data, max_pixels=1 << 62).frames)
     from inrcodec.video.file import VideoFile
+
+    return VideoFile.from_bytes(data).video["frame_count"]
+
+
+def decode_clip(data: bytes, output: Path, frame: int | None) -> dict:
+    """Decode a video file (format 2.3 or 1.2) to OUTPUT (a video, a frame folder, or with `frame` one image)
+    -> stats."""
+    from inrcodec.api import clip_format
+    from inrcodec.media.images import write_image
     from inrcodec.media.video import write_video
 
-    header = VideoFile.from_bytes(data)
-    width, height = header.image["width"], header.image["height"]
     start = time.perf_counter()
+    if clip_format(data) == 2:
+        from inrcodec.video_decoder import VideoDecoder
+
+        decoder = VideoDecoder(data)
+        width, height, count, fps = decoder.file.width, decoder.file.height, decoder.frame_count, decoder.file.fps
+        fps = Fraction(*fps) if fps[0] else None
+        one = decoder.frame
+        everything = decoder.frames_in_order
+    else:
+        from inrcodec.video.codec import decode_frame, decode_video, file_fps
+        from inrcodec.video.file import VideoFile
+
+        header = VideoFile.from_bytes(data)
+        width, height, count = header.image["width"], header.image["height"], header.video["frame_count"]
+        fps = file_fps(header)
+        one = lambda index: decode_frame(data, index)  # noqa: E731
+        everything = lambda: decode_video(data)  # noqa: E731
     if frame is not None:
-        rgb = decode_frame(data, frame)
+        rgb = one(frame)
         decode_seconds = time.perf_counter() - start
         write_image(output, rgb)
         frames = 1
     else:
-        frames = write_video(output, decode_video(data), file_fps(header))
+        frames = write_video(output, everything(), fps)
         decode_seconds = time.perf_counter() - start
-    count = header.video["frame_count"]
     return {
         "output": str(output),
         "bytes": len(data),

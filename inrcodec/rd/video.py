@@ -236,8 +236,7 @@ class InrCodec(VideoCodec):
 
     def check(self, clip):
         if self.video and self.model is None:
-            raise InrCodecError("inrcodec's video codec needs a model: an installed model id, or 'default' for the "
-                                "video model")
+            raise InrCodecError("inrcodec's video codec needs a model: an installed v2 model id, or 'default'")
 
     def config(self):
         if not self.video:
@@ -250,37 +249,40 @@ class InrCodec(VideoCodec):
         import inrcodec
 
         from inrcodec.model.registry import resolve
-        from inrcodec.presets import DEFAULT_GOP, VIDEO_PRESET_STEPS
-        from inrcodec.video.codec import video_model_id
+        from inrcodec.presets import (
+            CLIP_GROUP, CLIP_LAYER_LAMBDA, CLIP_PRESET_STEPS, CLIP_RESIDUAL_OFFSET, DEFAULT_MODEL,
+        )  # fmt: skip
 
-        entry = resolve(video_model_id(self.model))
-        return {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__,
-                "preset": self.preset, "steps": list(VIDEO_PRESET_STEPS[self.preset]),
-                "model": {"id": entry.id, "sha256": entry.sha256}, "api": "video_codec.encode_video",
-                "gop": DEFAULT_GOP}
+        entry = resolve(None if self.model in (None, DEFAULT_MODEL) else self.model)
+        return {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__, "format": "2.3",
+                "preset": self.preset, "steps": list(CLIP_PRESET_STEPS[self.preset]),
+                "model": {"id": entry.id, "sha256": entry.sha256}, "api": "video.clip_v2.encode_clip_v2",
+                "group": CLIP_GROUP, "residual_offset": CLIP_RESIDUAL_OFFSET, "layer_lambda": CLIP_LAYER_LAMBDA}
 
     def measure(self, clip, quality):
         return self._measure_video(clip, int(quality)) if self.video else self._measure_frames(clip, int(quality))
 
     def _measure_video(self, clip: Clip, quality: int) -> dict:
-        from inrcodec.video import codec as video_codec
+        from inrcodec.video.clip_v2 import encode_clip_v2
+        from inrcodec.video_decoder import VideoDecoder
 
         start = time.perf_counter()
-        result = video_codec.encode_video(clip.path, quality=quality, preset=self.preset, model=self.model)
+        result = encode_clip_v2(clip.path, quality=quality, preset=self.preset, model=self.model)
         data, encoding_time = result.data, _encode_seconds(result, time.perf_counter() - start)
-        decoded = Timed(video_codec.decode_video(data))
+        start = time.perf_counter()
+        decoder = VideoDecoder(data)
+        frames = dict(decoder.frames())
+        decoding_time = time.perf_counter() - start
         middle, last = clip.frames // 2, clip.frames - 1
-        scores = score(clip, ((rgb, None) for rgb in decoded), self.name, keep=(middle, last))
-        row = scores.row(clip, quality, len(data), hashlib.sha256(data).hexdigest(), encoding_time, decoded.seconds)
-        decode_frame = getattr(video_codec, "decode_frame", None)
-        if decode_frame is not None:  # random access: one frame decoded on its own
-            matches = True
-            for key, index in (("middle", middle), ("last", last)):
-                start = time.perf_counter()
-                frame = decode_frame(data, index)
-                row[f"frame_decoding_time_{key}"] = time.perf_counter() - start
-                matches = matches and np.array_equal(frame, scores.kept[index])
-            row["frame_decode_matches"] = matches
+        scores = score(clip, ((frames[index], None) for index in range(len(frames))), self.name, keep=(middle, last))
+        row = scores.row(clip, quality, len(data), hashlib.sha256(data).hexdigest(), encoding_time, decoding_time)
+        matches = True
+        for key, index in (("middle", middle), ("last", last)):  # random access: one frame decoded on its own
+            start = time.perf_counter()
+            frame = VideoDecoder(data).frame(index)
+            row[f"frame_decoding_time_{key}"] = time.perf_counter() - start
+            matches = matches and np.array_equal(frame, scores.kept[index])
+        row["frame_decode_matches"] = matches
         return row
 
     def _measure_frames(self, clip: Clip, quality: int) -> dict:
@@ -317,10 +319,11 @@ def video_codecs(names: list[str], qualities: Iterable[int], preset: str, image_
     qualities, chosen = tuple(qualities), []
     for name in names:
         if name == "inrcodec":
-            chosen.append(InrCodec(name, f"inrcodec video ({preset})", qualities, "bytes = the .inr file; "
-                                   "encoding_time = encode_video's stats encode_seconds (reading the source to "
-                                   "writing the file, not its check decode); decoding_time = producing the frames "
-                                   "of decode_video", preset, model, video=True))
+            chosen.append(InrCodec(name, f"inrcodec video v2 ({preset})", qualities, "bytes = the .inr file "
+                                   "(format 2.3); encoding_time = encode_clip_v2's stats encode_seconds (reading "
+                                   "the source to the file's bytes, not its check decode); decoding_time = parsing "
+                                   "and decoding every frame (VideoDecoder.frames); frame_decoding_time = one frame "
+                                   "alone from its reference chain, parsing included", preset, model, video=True))
         elif name == "inrcodec-image":
             chosen.append(InrCodec(name, f"inrcodec image per frame ({image_preset})", qualities,
                                    "bytes = all frame files; encoding_time = the sum of encode_image's stats "
