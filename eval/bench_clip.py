@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-V1 = {"intra_levels": (0,), "intra_bias": None}  # every level a residual, no intra blocks (the first measurement)
+# every level a residual, no intra or skipped blocks (the first measurement)
+V1 = {"intra_levels": (0,), "intra_bias": None, "skip_blocks": False}
 VARIANTS = {
     "ippp": {"structure": "ippp", **V1},
     "hierarchical": V1,
@@ -31,12 +32,16 @@ VARIANTS = {
     "hierarchical_offset60_layer1.25": {"residual_offset": 60, "layer_lambda": 1.25, **V1},
     # the finest levels intra where the start codes in fewer bytes that way
     "offset60_layer1.25_intralevels": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
-                                       "intra_levels": (0, 1, 2), "intra_choice": "start"},
+                                       "intra_levels": (0, 1, 2), "intra_choice": "start", "skip_blocks": False},
     "offset60_layer1.25_intralevels_intrablocks": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": 1.0,
-                                                   "intra_levels": (0, 1, 2), "intra_choice": "start"},
+                                                   "intra_levels": (0, 1, 2), "intra_choice": "start",
+                                                   "skip_blocks": False},
     # the finest level intra or not, whichever refines to the lower MSE + lam bpp (the encoder's default)
     "offset60_layer1.25_intra_refined": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
-                                         "intra_levels": (0, 1), "intra_choice": "refined"},
+                                         "intra_levels": (0, 1), "intra_choice": "refined", "skip_blocks": False},
+    # and blocks whose refined residual is 0 skipped (their zeros not coded): the encoder's default
+    "offset60_layer1.25_intra_refined_skip": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
+                                              "intra_levels": (0, 1), "intra_choice": "refined"},
 }
 
 

@@ -65,9 +65,10 @@ class VideoDecoder:
         try:
             if frame.kind == KIND_INTRA:
                 return decode_latents(latents, self.shapes, nets, rate_code)
-            fields, modes = decode_motion(motion, self.blocks, count=len(frame.references))
+            fields, modes, skip = decode_motion(motion, self.blocks, count=len(frame.references))
             prediction = predict_grids([decoded[r] for r in frame.references], fields, modes, BLOCK)
-            return decode_inter(latents, intra, prediction, nets, rate_code, frame.residual_code, frame.intra_levels)
+            return decode_inter(latents, intra, prediction, nets, rate_code, frame.residual_code, frame.intra_levels,
+                                skip)  # fmt: skip
         except ValueError as exc:
             raise BitstreamError(f"frame {frame.index} ({KIND_LETTERS[frame.kind]}): {exc}") from None
 

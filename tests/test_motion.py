@@ -33,8 +33,8 @@ def test_motion_round_trips_through_bytes():
     motion = rng.integers(-40, 41, size=(7, 9, 2))
     motion[2:5, 3:6] = (6, -2)  # a coherent area, as real motion has
     data = encode_motion(motion)
-    fields, modes = decode_motion(data, (7, 9))
-    assert np.array_equal(fields[0], motion) and (modes == -1).all()  # every block PAST
+    fields, modes, skip = decode_motion(data, (7, 9))
+    assert np.array_equal(fields[0], motion) and (modes == -1).all() and not skip.any()  # every block PAST
     still = np.zeros((7, 9, 2), np.int64)
     assert len(encode_motion(still)) < len(data) / 4  # a still frame's motion costs almost nothing
     with pytest.raises(ValueError):
@@ -108,9 +108,10 @@ def test_b_frame_motion_round_trips_and_codes_only_the_vectors_its_blocks_read()
     rng = np.random.default_rng(4)
     past, future = rng.integers(-30, 31, size=(5, 6, 2)), rng.integers(-30, 31, size=(5, 6, 2))
     modes = rng.choice([PAST, BOTH, FUTURE, INTRA], size=(5, 6))
-    data = encode_motion(past, future, modes=modes)
-    (got_past, got_future), got_modes = decode_motion(data, (5, 6), count=2)
-    assert np.array_equal(got_modes, modes)
+    skip = (rng.random((5, 6)) < 0.4) & (modes != INTRA)
+    data = encode_motion(past, future, modes=modes, skip=skip)
+    (got_past, got_future), got_modes, got_skip = decode_motion(data, (5, 6), count=2)
+    assert np.array_equal(got_modes, modes) and np.array_equal(got_skip, skip)
     assert np.array_equal(got_past[np.isin(modes, (PAST, BOTH))], past[np.isin(modes, (PAST, BOTH))])
     assert np.array_equal(got_future[np.isin(modes, (FUTURE, BOTH))], future[np.isin(modes, (FUTURE, BOTH))])
     intra = np.where(modes == INTRA, INTRA, PAST)  # the vectors of intra blocks are not coded
@@ -123,6 +124,8 @@ def test_b_frame_motion_round_trips_and_codes_only_the_vectors_its_blocks_read()
         encode_motion(past, future, modes=np.full((5, 6), 3))
     with pytest.raises(ValueError):
         encode_motion(past, modes=np.full((5, 6), BOTH))  # a P-frame has one reference
+    with pytest.raises(ValueError, match="intra block cannot be skipped"):
+        encode_motion(past, modes=np.full((5, 6), INTRA), skip=np.ones((5, 6), bool))
     with pytest.raises(ValueError):
         decode_motion(data[:-4], (5, 6), count=2)
 
@@ -211,10 +214,10 @@ def test_a_clip_decodes_from_its_streams_in_coding_order(v2_model):
             latents = decode_latents(frame.stream, shapes, shared.contexts, frame.rate_code)
         else:
             count = len(frame.plan.references)
-            fields, modes = decode_motion(frame.motion, (3, 4), count=count)
+            fields, modes, skip = decode_motion(frame.motion, (3, 4), count=count)
             prediction = predict_grids([decoded[r] for r in frame.plan.references], fields, modes, 16)
             latents = decode_inter(frame.stream, frame.intra_stream, prediction, shared.contexts, frame.rate_code,
-                                   frame.residual_code, frame.intra_levels)  # fmt: skip
+                                   frame.residual_code, frame.intra_levels, skip)  # fmt: skip
         assert all(np.array_equal(a, b) for a, b in zip(latents, frame.latents))
         decoded[frame.plan.index] = latents
         pixels = render(latents, shared.gains(frame.rate_code), shared.synthesis, 48, 64, finish=to_uint8)
@@ -240,4 +243,28 @@ def test_the_refined_intra_level_choice_keeps_the_cheaper_refinement(v2_model):
     best = min(costs, key=lambda n: costs[n][0])
     assert chosen.intra_levels == best
     assert all(np.array_equal(a, b) for a, b in zip(chosen.latents, costs[best][1].latents))
+
+
+def test_skipped_blocks_code_no_residual_and_cost_less(v2_model):
+    from inrcodec.entropy.inter import decode_inter, encode_inter, skipped_vertices, zero_blocks
+    from inrcodec.model.shared import load_shared
+
+    nets = load_shared(v2_model).contexts
+    rng = np.random.default_rng(12)
+    shapes = [(-(-40 >> level), -(-56 >> level)) for level in range(7)]
+    prediction = [rng.integers(-5, 6, size=shape) for shape in shapes]
+    latents = [p + np.round(rng.laplace(0, 0.6, size=p.shape)).astype(np.int64) for p in prediction]
+    latents[0][:16, :16] = prediction[0][:16, :16]  # block (0, 0) is predicted exactly at level 0 only
+    skip = np.zeros((3, 4), bool)
+    skip[1:, 2:] = True  # a residual there is dropped: skipped blocks code none
+    full, _, _ = encode_inter(latents, prediction, nets, 120, 80, 0)
+    stream, intra, coded = encode_inter(latents, prediction, nets, 120, 80, 0, skip)
+    assert len(stream) < len(full) and intra == b""
+    assert all(((q - p)[vertex] == 0).all() for q, p, vertex in zip(coded, prediction, skipped_vertices(shapes, 0, skip)))
+    decoded = decode_inter(stream, b"", prediction, nets, 120, 80, 0, skip)
+    assert all(np.array_equal(d, q) for d, q in zip(decoded, coded))
+    with pytest.raises(ValueError):
+        decode_inter(stream, b"", prediction, nets, 120, 80, 0)  # read without its skips, the stream is wrong
+    residuals = [q - p for q, p in zip(coded, prediction)]
+    assert zero_blocks(residuals, 0, (3, 4))[1:, 2:].all() and not zero_blocks(residuals, 0, (3, 4))[0, 0]
 

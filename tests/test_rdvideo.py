@@ -172,6 +172,13 @@ def independent_x264_bytes(clip_frames, crf: int) -> int:
     return total
 
 
+def test_x264_with_inrcodecs_keyframe_interval_pays_for_its_keyframes(tmp_path):
+    clip = rdvideo.open_clip(write_clip(tmp_path / "long", count=24))
+    plain, grouped = rdvideo.video_codecs(["x264", "x264-gop16"], (), "fast", "fast", None)
+    assert grouped.config()["options"] == {"x264-params": "keyint=16:min-keyint=16:scenecut=0"}
+    assert grouped.measure(clip, 30)["bytes"] > plain.measure(clip, 30)["bytes"]  # frame 16 is an I-frame
+
+
 def test_x264_rows_come_from_the_packets_and_crf_orders_the_rate(clip_dir):
     clip = rdvideo.open_clip(clip_dir)
     assert (clip.width, clip.height, clip.frames, clip.fps) == (WIDTH, HEIGHT, FRAMES, None)

@@ -306,10 +306,11 @@ def decode_latents(head: dict, data: bytes, model: dict, cdfs: CdfCache) -> list
     return decode_stream(data, dict(enumerate(sizes)), model, cdfs, head["rate_code"])
 
 
-def decode_stream(data: bytes, sizes: dict, model: dict, cdfs: CdfCache, t: int, outer=None) -> list:
+def decode_stream(data: bytes, sizes: dict, model: dict, cdfs: CdfCache, t: int, outer=None, skipped=None) -> list:
     """One ANS stream coding the levels in `sizes` (level -> (h, w)), coarsest first. outer: the zero-padded
-    coarser grid that the coarsest of them reads (section 6.2, a tile's level K-1), else None."""
-    total = sum(h * w for h, w in sizes.values())
+    coarser grid that the coarsest of them reads (section 6.2, a tile's level K-1), else None. skipped: level ->
+    bool grid of vertices that are 0 and code nothing (a video's skipped blocks, section 10.2), else None."""
+    total = sum(h * w for h, w in sizes.values()) - sum(int(g.sum()) for g in (skipped or {}).values())
     if len(data) == 0 or len(data) % 4:
         raise Invalid("DATA length")
     if total > 3405 * (8 * len(data) + 64):
@@ -350,6 +351,8 @@ def decode_stream(data: bytes, sizes: dict, model: dict, cdfs: CdfCache, t: int,
                 table = 8 * k + f
                 assert np.all((f >= 0) & (f <= 7))
                 order = np.argsort(table, kind="stable")
+                if skipped is not None:
+                    order = order[~skipped[level][ci[order], cj[order]]]  # left out, raster order kept
                 tables = table[order].tolist()
                 means = m[order].tolist()
                 values = []

@@ -67,7 +67,8 @@ def T(n: int) -> int:
 
 
 def decode_motion(data: bytes, rows: int, cols: int, bidirectional: bool, cdfs: CdfCache):
-    """Section 10.3 -> (modes [rows][cols], fields: one or two [rows][cols] lists of (dy, dx))."""
+    """Section 10.3 -> (modes [rows][cols], skip flags [rows][cols], fields: one or two [rows][cols] lists of
+    (dy, dx))."""
     if len(data) == 0 or len(data) % 4 or rows * cols > 3405 * (8 * len(data) + 64):
         raise Invalid("motion stream length")
     ans = AnsDecoder(data)
@@ -81,6 +82,14 @@ def decode_motion(data: bytes, rows: int, cols: int, bidirectional: bool, cdfs: 
             flags[y][x] = symbol(T((flags[y][x - 1] if x else 0) + (flags[y - 1][x] if y else 0)))
             if flags[y][x] not in (0, 1):
                 raise Invalid("intra flag")
+    skips = [[0] * cols for _ in range(rows)]
+    for y in range(rows):
+        for x in range(cols):
+            if flags[y][x]:
+                continue  # an intra block has no skip flag and counts as 0
+            skips[y][x] = symbol(T((skips[y][x - 1] if x else 0) + (skips[y - 1][x] if y else 0)))
+            if skips[y][x] not in (0, 1):
+                raise Invalid("skip flag")
     modes = [[INTRA if flags[y][x] else PAST for x in range(cols)] for y in range(rows)]
     if bidirectional:
         counted = [[0] * cols for _ in range(rows)]  # an intra block counts as 0
@@ -118,7 +127,7 @@ def decode_motion(data: bytes, rows: int, cols: int, bidirectional: bool, cdfs: 
         fields.append(field)
     if ans.decode_uniform16() != 0x494E or ans.decode_uniform16() != 0x5232 or ans.state != 0 or ans.stack:
         raise Invalid("motion stream terminator")
-    return modes, fields
+    return modes, skips, fields
 
 
 def warp(grid: np.ndarray, field, level: int, rows: int, cols: int) -> np.ndarray:
@@ -167,7 +176,7 @@ def decode_video(data: bytes, model: dict, cdfs: CdfCache):
         if frame["kind"] == 0:
             decoded[frame["index"]] = decode_stream(latents, dict(enumerate(sizes)), model, cdfs, t)
             continue
-        modes, fields = decode_motion(motion, rows, cols, frame["kind"] == 2, cdfs)
+        modes, skips, fields = decode_motion(motion, rows, cols, frame["kind"] == 2, cdfs)
         references = [decoded[r] for r in frame["references"]]
         k = frame["K"]
         prediction = []
@@ -185,8 +194,16 @@ def decode_video(data: bytes, model: dict, cdfs: CdfCache):
                     elif mode == BOTH:
                         p[i, j] = (warped[0][i, j] + warped[1][i, j] + 1) >> 1
             prediction.append(p)
+        skipped = {}
+        for level in range(k, levels):
+            grid = np.zeros(sizes[level], bool)
+            for i in range(sizes[level][0]):
+                for j in range(sizes[level][1]):
+                    by, bx = block_of(level, i, j, rows, cols)
+                    grid[i, j] = skips[by][bx] == 1
+            skipped[level] = grid
         residuals = decode_stream(latents, {level: sizes[level] for level in range(k, levels)}, model, cdfs,
-                                  frame["t_r"])  # fmt: skip
+                                  frame["t_r"], skipped=skipped)  # fmt: skip
         q = [None] * k + [prediction[level] + r for level, r in zip(range(k, levels), residuals)]
         if k:
             fine = decode_stream(intra, {level: sizes[level] for level in range(k)}, model, cdfs, t,

@@ -39,8 +39,8 @@ def _pan(count, height, width, seed):
 
 def synthetic_clip(entry) -> bytes:
     """Five 56x40 frames coded without an encoder, to reach what an encoder rarely writes: I0, P4 (intra blocks,
-    one intra level), B2 (every block mode, odd half-pel vectors), B1 (two intra levels), B3; seeded latents,
-    motion and residuals coded with the entropy functions."""
+    one intra level), B2 (every block mode, odd half-pel vectors), B1 (two intra levels), B3, skipped blocks in
+    each; seeded latents, motion and residuals coded with the entropy functions."""
     from inrcodec.bitstream.video_v2 import FrameEntry, VideoFile
     from inrcodec.entropy.inter import encode_inter
     from inrcodec.entropy.motion import BOTH, FUTURE, INTRA, PAST, encode_motion, predict_grids
@@ -74,9 +74,11 @@ def synthetic_clip(entry) -> bytes:
         intra_levels = {4: 1, 2: 0, 1: 2, 3: 0}[index]
         target = [p + np.round(rng.laplace(0, 1.5, size=p.shape)).astype(np.int64) for p in prediction]
         target[:intra_levels] = random_grids(6.0)[:intra_levels]
-        motion = encode_motion(*fields, modes=modes)
+        skip = (rng.random(blocks) < 0.3) & (modes != INTRA)
+        skip.flat[np.flatnonzero(modes != INTRA)[-1]] = True  # at least one skipped block in every frame
+        motion = encode_motion(*fields, modes=modes, skip=skip)
         residual_code = rate_code - 40
-        residual, intra, coded = encode_inter(target, prediction, nets, rate_code, residual_code, intra_levels)
+        residual, intra, coded = encode_inter(target, prediction, nets, rate_code, residual_code, intra_levels, skip)
         kind = len(references)
         frames.append(FrameEntry(index, kind, references, residual_code, intra_levels,
                                  (len(motion), len(residual), len(intra))))  # fmt: skip
@@ -172,8 +174,10 @@ def test_the_video_vectors_exercise_what_they_claim(expected, vector_models):
     assert {f.intra_levels for f in synthetic.file.frames} == {0, 1, 2}
     seen = set()
     for position, frame in enumerate(synthetic.file.frames[1:], start=1):
-        fields, modes = decode_motion(synthetic.file.streams(position)[0], synthetic.blocks, len(frame.references))
+        fields, modes, skip = decode_motion(synthetic.file.streams(position)[0], synthetic.blocks,
+                                            len(frame.references))  # fmt: skip
         seen |= set(modes.flat)
+        assert skip.any() and not skip.all()
         assert any((f % 2).any() and (f < 0).any() for f in fields)  # half-pel and negative vectors
     assert seen == {-1, 0, 1, 2}  # PAST, BOTH, FUTURE, INTRA
     encoded = expected["vectors"]["encoded_48x32"]

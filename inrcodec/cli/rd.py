@@ -23,7 +23,7 @@ def rd_curve(
     video: Annotated[
         Optional[Path],
         typer.Option("--video", help="Measure video codecs on this clip instead of a dataset: a frame folder, .y4m, "
-                     ".mp4, .mkv, ... (codecs inrcodec, inrcodec-image, x264, x265; default --out "
+                     ".mp4, .mkv, ... (codecs inrcodec, inrcodec-image, x264, x265, x264-gop16; default --out "
                      "eval/results/video/<clip name>)."),
     ] = None,
     data_dir: Annotated[
@@ -51,7 +51,8 @@ def rd_curve(
         Optional[str],
         typer.Option(help="Live baselines, comma-separated: jpeg, webp, avif, jpeg2000, jxl, heic (4:4:4), heic420 "
                      "(the default: all); or 'none'. "
-                     "With --video: inrcodec, inrcodec-image, x264, x265 (default: all four)."),
+                     "With --video: inrcodec, inrcodec-image, x264, x265, x264-gop16 (x264 with a keyframe every "
+                     "16 frames, inrcodec's random access; default: all five)."),
     ] = None,
     images: Annotated[
         Optional[str], typer.Option(help="Only these images (comma-separated names without extension).")

@@ -23,7 +23,7 @@ from inrcodec.bitstream.video_v2 import FrameEntry, VideoFile
 from inrcodec.encoder.image import as_target, encode_image, predict
 from inrcodec.encoder.motion import BLOCK, block_motion, latent_modes
 from inrcodec.encoder.predicted import encode_predicted
-from inrcodec.entropy.motion import BOTH, FUTURE, PAST, encode_motion, predict_grids
+from inrcodec.entropy.motion import BOTH, FUTURE, INTRA, PAST, encode_motion, predict_grids
 from inrcodec.field.synthesis import render, to_uint8
 from inrcodec.model.config import lambda_rate_code
 from inrcodec.model.registry import ModelEntry
@@ -107,7 +107,8 @@ class ClipSettings:
     residual's context rate code is the frame's rate code minus this (0..255); intra_bias: a block of a predicted
     frame is coded intra where its analysis latents' L1 times this is below its residual's (None: never);
     intra_levels: the counts of finest levels a predicted frame may code intra (inrcodec.entropy.inter), chosen
-    by intra_choice (inrcodec.encoder.predicted.encode_predicted's choose)."""
+    by intra_choice (inrcodec.encoder.predicted.encode_predicted's choose); skip_blocks: a block whose refined
+    residual is 0 is skipped (its zeros are not coded)."""
 
     lam: float
     intra_steps: int
@@ -116,9 +117,10 @@ class ClipSettings:
     structure: str = "hierarchical"
     layer_lambda: float = 1.0
     residual_offset: int = 0
-    intra_bias: float | None = 1.0
+    intra_bias: float | None = None  # intra blocks changed nothing measurable (eval/results/video-v2/intra_*)
     intra_levels: tuple[int, ...] = (0, 1)
     intra_choice: str = "refined"
+    skip_blocks: bool = True
 
 
 def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSettings, progress=None) -> list[CodedFrame]:
@@ -149,8 +151,9 @@ def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSetti
             residual_code = max(0, rate_code - settings.residual_offset)
             result = encode_predicted(pixels, prediction, entry, rate_code, lam, settings.inter_steps,
                                       residual_code=residual_code, intra_levels=settings.intra_levels,
-                                      choose=settings.intra_choice)  # fmt: skip
-            motion = encode_motion(*fields, modes=modes)
+                                      choose=settings.intra_choice,
+                                      skippable=(modes != INTRA) if settings.skip_blocks else None)  # fmt: skip
+            motion = encode_motion(*fields, modes=modes, skip=result.skip)
             frame = CodedFrame(plan, rate_code, residual_code, result.intra_levels, motion, result.residual_stream,
                                result.intra_stream, result.latents,
                                _rendered(shared, result.latents, rate_code, pixels.shape))  # fmt: skip

@@ -20,7 +20,8 @@ from inrcodec.encoder.image import as_target, predict
 from inrcodec.encoder.model_torch import load_codec_model
 from inrcodec.encoder.refine import CostFn, proxied, refine_with
 from inrcodec.encoder.shared_torch import laplace_bits, padded_coarser
-from inrcodec.entropy.inter import encode_inter
+from inrcodec.entropy.inter import encode_inter, zero_blocks
+from inrcodec.entropy.motion import BLOCK
 from inrcodec.model.registry import ModelEntry
 from inrcodec.model.shared import load_shared
 
@@ -28,12 +29,14 @@ from inrcodec.model.shared import load_shared
 @dataclass(frozen=True)
 class PredictedFrame:
     """residual_stream, intra_stream: the ANS streams of the residual levels and of the finest intra_levels levels
-    (inrcodec.entropy.inter); latents: the frame's integer grids (finest first) as coded (the next frame's
+    (inrcodec.entropy.inter); skip: bool [By, Bx], the motion blocks whose residual is 0 and not coded (the
+    motion stream says which); latents: the frame's integer grids (finest first) as coded (the next frame's
     reference)."""
 
     residual_stream: bytes
     intra_stream: bytes
     intra_levels: int
+    skip: np.ndarray
     latents: list[np.ndarray]
 
 
@@ -74,13 +77,14 @@ def residual_cost(entry: ModelEntry, target: torch.Tensor, prediction: list[np.n
 def encode_predicted(pixels: np.ndarray, prediction: list[np.ndarray], entry: ModelEntry, rate_code: int, lam: float,
                      steps: int, proxy: str = "soft", start: str = "analysis", learning_rate: float | None = None,
                      residual_code: int | None = None, intra_levels: tuple[int, ...] = (0, 1),
-                     choose: str = "refined") -> PredictedFrame:  # fmt: skip
+                     choose: str = "refined", skippable: np.ndarray | None = None) -> PredictedFrame:  # fmt: skip
     """uint8 [H, W, 3] frame and the integer prediction of its grids -> its residual, refined for `steps` and
     coded. start: "zero" (from the prediction itself) or "analysis" (from the analysis network's latents of the
     frame minus the prediction); learning_rate: the refinement's step (None: the image encoder's rule);
     residual_code: the rate code the context networks code the residual at (None: rate_code); intra_levels:
     the counts of finest levels coded intra to choose from; choose: "refined" (refine each way, keep the least
-    MSE + lam bpp as coded) or "start" (the fewest bytes before refinement: one refinement)."""
+    MSE + lam bpp as coded) or "start" (the fewest bytes before refinement: one refinement); skippable: bool
+    [By, Bx], the motion blocks that may be skipped where their refined residual is 0 (None: none)."""
     if choose not in ("refined", "start"):
         raise ValueError(f"unknown intra level choice {choose!r}")
     residual_code = rate_code if residual_code is None else residual_code
@@ -108,8 +112,13 @@ def encode_predicted(pixels: np.ndarray, prediction: list[np.ndarray], entry: Mo
             best = (final, levels, rounded)
     _, chosen, residuals = best
     latents = [p + _rounded(r) for p, r in zip(prediction, residuals)]
-    residual_stream, intra_stream, coded = encode_inter(latents, prediction, nets, rate_code, residual_code, chosen)
-    return PredictedFrame(residual_stream, intra_stream, chosen, coded)
+    blocks = (-(-pixels.shape[0] // BLOCK), -(-pixels.shape[1] // BLOCK))
+    skip = np.zeros(blocks, bool)
+    if skippable is not None:
+        skip = skippable & zero_blocks([q - p for q, p in zip(latents[chosen:], prediction[chosen:])], chosen, blocks)
+    residual_stream, intra_stream, coded = encode_inter(latents, prediction, nets, rate_code, residual_code, chosen,
+                                                        skip)  # fmt: skip
+    return PredictedFrame(residual_stream, intra_stream, chosen, skip, coded)
 
 
 def _rounded(residual: torch.Tensor) -> np.ndarray:

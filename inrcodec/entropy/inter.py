@@ -7,7 +7,8 @@ level, mostly 0, says nothing), while the coarse levels, few latents that motion
 as a residual. So levels intra_levels.. are residuals r = q - prediction, coded by the context networks at
 `residual_code` reading the residuals (encode_latents with first_level); levels 0..intra_levels-1 are the
 latents q themselves, coded at the frame's `rate_code` reading q, the coarsest of them reading the decoded
-q of level intra_levels as its coarser level. intra_levels 0: the whole frame is a residual.
+q of level intra_levels as its coarser level. intra_levels 0: the whole frame is a residual. The residual of a
+skipped motion block (inrcodec.entropy.motion) is 0 at every residual level and codes no symbol.
 """
 
 from __future__ import annotations
@@ -15,17 +16,42 @@ from __future__ import annotations
 import numpy as np
 
 from inrcodec.entropy.context_model import padded_grid
+from inrcodec.entropy.motion import BLOCK, vertex_blocks
 from inrcodec.entropy.planes import ContextNetworks, decode_latents, encode_latents
 
 
+def skipped_vertices(shapes: list[tuple[int, int]], first_level: int, skip: np.ndarray | None) -> list[np.ndarray] | None:
+    """Per level first_level.. of these shapes (finest first, the model's levels first_level..), bool [h, w]: the
+    vertices whose motion block is skipped (None: no block is)."""
+    if skip is None or not skip.any():
+        return None
+    out = []
+    for level, shape in enumerate(shapes, start=first_level):
+        by, bx, _, _ = vertex_blocks(shape, level, BLOCK, skip.shape)
+        out.append(skip[by, bx])
+    return out
+
+
+def zero_blocks(residuals: list[np.ndarray], first_level: int, blocks: tuple[int, int]) -> np.ndarray:
+    """bool [By, Bx]: the blocks whose residual (levels first_level.., finest first) is 0 at every vertex."""
+    busy = np.zeros(blocks, bool)
+    for level, residual in enumerate(residuals, start=first_level):
+        by, bx, _, _ = vertex_blocks(residual.shape, level, BLOCK, blocks)
+        np.logical_or.at(busy, (by, bx), residual != 0)
+    return ~busy
+
+
 def encode_inter(latents: list[np.ndarray], prediction: list[np.ndarray], nets: ContextNetworks, rate_code: int,
-                 residual_code: int, intra_levels: int) -> tuple[bytes, bytes, list[np.ndarray]]:  # fmt: skip
-    """Integer grids of the frame and their prediction (finest first) -> (the residual stream, the intra stream,
-    the grids as coded: a value beyond the alphabet is clamped)."""
+                 residual_code: int, intra_levels: int,
+                 skip: np.ndarray | None = None) -> tuple[bytes, bytes, list[np.ndarray]]:  # fmt: skip
+    """Integer grids of the frame and their prediction (finest first), and the skipped motion blocks bool
+    [By, Bx] (None: none) -> (the residual stream, the intra stream, the grids as coded: a value beyond the
+    alphabet is clamped, a skipped block's residual is 0)."""
     if not 0 <= intra_levels < len(latents):
         raise ValueError(f"intra levels {intra_levels} is not in 0..{len(latents) - 1}")
     residuals = [np.asarray(q, np.int64) - p for q, p in zip(latents[intra_levels:], prediction[intra_levels:])]
-    residual_stream, residuals = encode_latents(residuals, nets, residual_code, first_level=intra_levels)
+    skipped = skipped_vertices([r.shape for r in residuals], intra_levels, skip)
+    residual_stream, residuals = encode_latents(residuals, nets, residual_code, intra_levels, None, skipped)
     coarse = [p + r for p, r in zip(prediction[intra_levels:], residuals)]
     if intra_levels == 0:
         return residual_stream, b"", coarse
@@ -34,13 +60,16 @@ def encode_inter(latents: list[np.ndarray], prediction: list[np.ndarray], nets: 
 
 
 def decode_inter(residual_stream: bytes, intra_stream: bytes, prediction: list[np.ndarray], nets: ContextNetworks,
-                 rate_code: int, residual_code: int, intra_levels: int) -> list[np.ndarray]:  # fmt: skip
-    """The two streams and the prediction (finest first) -> the frame's integer grids int64; ValueError on a
-    malformed stream or an intra level count the grids do not have."""
+                 rate_code: int, residual_code: int, intra_levels: int,
+                 skip: np.ndarray | None = None) -> list[np.ndarray]:  # fmt: skip
+    """The two streams, the prediction (finest first) and the skipped motion blocks -> the frame's integer grids
+    int64; ValueError on a malformed stream or an intra level count the grids do not have."""
     if not 0 <= intra_levels < len(prediction):
         raise ValueError(f"intra levels {intra_levels} is not in 0..{len(prediction) - 1}")
     shapes = [p.shape for p in prediction]
-    residuals = decode_latents(residual_stream, shapes[intra_levels:], nets, residual_code, intra_levels)
+    skipped = skipped_vertices(shapes[intra_levels:], intra_levels, skip)
+    residuals = decode_latents(residual_stream, shapes[intra_levels:], nets, residual_code, intra_levels, None,
+                               skipped)  # fmt: skip
     coarse = [p + r for p, r in zip(prediction[intra_levels:], residuals)]
     if intra_levels == 0:
         if intra_stream:

@@ -76,27 +76,39 @@ def _neighbours(values: np.ndarray, by: int, bx: int) -> tuple[int, int]:
     return (int(values[by, bx - 1]) if bx else 0), (int(values[by - 1, bx]) if by else 0)
 
 
-def _code_modes(coder, modes: np.ndarray, decoding: bool, bidirectional: bool) -> np.ndarray:
-    """Encode or decode (into `modes`) int [By, Bx] block modes: every block's intra flag (0 or 1, its table
-    chosen by the left and top flags), then, in a B-frame, each predicted block's PAST, BOTH or FUTURE (-1, 0, 1,
-    its table chosen by the neighbours' modes, an intra neighbour counting as BOTH: a block among BOTH blocks
-    is cheap). A P-frame's predicted blocks are PAST."""
-    flags = np.zeros(modes.shape, np.int64) if decoding else (modes == INTRA).astype(np.int64)
-    for by in range(modes.shape[0]):
-        for bx in range(modes.shape[1]):
+def _code_flags(coder, flags: np.ndarray, decoding: bool, coded: np.ndarray | None = None) -> np.ndarray:
+    """Encode or decode (into `flags`) int [By, Bx] 0/1 flags of the blocks where `coded` (None: all), each with
+    its table chosen by the left and top flags (0 for a block that codes none, or outside)."""
+    for by in range(flags.shape[0]):
+        for bx in range(flags.shape[1]):
+            if coded is not None and not coded[by, bx]:
+                continue
             table = _table(*_neighbours(flags, by, bx))
             if decoding:
                 flags[by, bx] = coder.decode(1, table)[0]
                 if flags[by, bx] not in (0, 1):
-                    raise ValueError(f"a block's intra flag of {int(flags[by, bx])} is not 0 or 1")
+                    raise ValueError(f"a block flag of {int(flags[by, bx])} is not 0 or 1")
             else:
                 coder.add(flags[by, bx : bx + 1], table)
+    return flags
+
+
+def _code_modes(coder, modes: np.ndarray, skip: np.ndarray, decoding: bool, bidirectional: bool) -> None:
+    """Encode or decode (into `modes` and `skip`) int [By, Bx] block modes and bool [By, Bx] skip flags: every
+    block's intra flag, then every predicted block's skip flag (SPEC 10.3), then, in a B-frame, each predicted
+    block's PAST, BOTH or FUTURE (-1, 0, 1, its table chosen by the neighbours' modes, an intra neighbour
+    counting as BOTH: a block among BOTH blocks is cheap). A P-frame's predicted blocks are PAST."""
+    intra = _code_flags(coder, np.zeros(modes.shape, np.int64) if decoding else (modes == INTRA).astype(np.int64),
+                        decoding)  # fmt: skip
+    skipped = _code_flags(coder, np.zeros(modes.shape, np.int64) if decoding else skip.astype(np.int64), decoding,
+                          intra == 0)  # fmt: skip
     if decoding:
-        modes[:] = np.where(flags == 1, INTRA, PAST)
+        modes[:] = np.where(intra == 1, INTRA, PAST)
+        skip[:] = skipped == 1
     if not bidirectional:
-        return modes
+        return
     predicted = np.where(modes == INTRA, BOTH, modes)
-    for by, bx in zip(*np.nonzero(flags == 0)):
+    for by, bx in zip(*np.nonzero(intra == 0)):
         left, top = _neighbours(predicted, by, bx)
         table = _table(abs(left) + abs(top), 0)
         if decoding:
@@ -105,7 +117,6 @@ def _code_modes(coder, modes: np.ndarray, decoding: bool, bidirectional: bool) -
                 raise ValueError(f"a B-frame block mode of {int(modes[by, bx])} is not -1, 0 or 1")
         else:
             coder.add(np.asarray(modes[by, bx : bx + 1], np.int64), table)
-    return modes
 
 
 def _users(modes: np.ndarray, count: int) -> list[np.ndarray]:
@@ -113,11 +124,12 @@ def _users(modes: np.ndarray, count: int) -> list[np.ndarray]:
     return [np.isin(modes, (PAST, BOTH)), np.isin(modes, (FUTURE, BOTH))][:count]
 
 
-def encode_motion(*fields: np.ndarray, modes: np.ndarray | None = None) -> bytes:
-    """One field int [By, Bx, 2] (half pixels; a P-frame) or two (a B-frame), and the block modes int [By, Bx]
-    (None: a P-frame's blocks all PAST) -> one ANS stream: the modes, then each field's vectors for the blocks
-    that read it (the others code nothing; the decoder infers their prediction). ValueError on modes that the
-    frame cannot have or a residual beyond the alphabet."""
+def encode_motion(*fields: np.ndarray, modes: np.ndarray | None = None, skip: np.ndarray | None = None) -> bytes:
+    """One field int [By, Bx, 2] (half pixels; a P-frame) or two (a B-frame), the block modes int [By, Bx]
+    (None: a P-frame's blocks all PAST) and the skipped blocks bool [By, Bx] (no residual coded; None: none) ->
+    one ANS stream: the modes and skip flags, then each field's vectors for the blocks that read it (the others
+    code nothing; the decoder infers their prediction). ValueError on modes that the frame cannot have, a
+    skipped intra block, or a residual beyond the alphabet."""
     if len(fields) not in (1, 2) or (len(fields) == 2 and modes is None):
         raise ValueError("motion is one field, or two fields and their modes")
     if modes is None:
@@ -125,25 +137,30 @@ def encode_motion(*fields: np.ndarray, modes: np.ndarray | None = None) -> bytes
     if not np.isin(modes, B_MODES if len(fields) == 2 else P_MODES).all():
         raise ValueError(f"block modes of a {'B' if len(fields) == 2 else 'P'}-frame are in "
                          f"{B_MODES if len(fields) == 2 else P_MODES}")  # fmt: skip
+    skip = np.zeros(modes.shape, bool) if skip is None else np.asarray(skip, bool)
+    if (skip & (modes == INTRA)).any():
+        raise ValueError("an intra block cannot be skipped")
     encoder = ChunkEncoder()
-    _code_modes(encoder, np.array(modes, np.int64), decoding=False, bidirectional=len(fields) == 2)
+    _code_modes(encoder, np.array(modes, np.int64), skip, decoding=False, bidirectional=len(fields) == 2)
     for field, used in zip(fields, _users(modes, len(fields))):
         _code_field(encoder, np.array(field, np.int64), decoding=False, used=used)
     return encoder.to_bytes()
 
 
-def decode_motion(data: bytes, blocks: tuple[int, int], count: int = 1) -> tuple[list[np.ndarray], np.ndarray]:
-    """Stream -> (count fields int64 [By, Bx, 2], the block modes int64 [By, Bx]); ValueError on a malformed
-    stream, or one too short for a flag per block (so the work is bounded by the bytes: a block codes at most
-    six symbols)."""
+def decode_motion(data: bytes, blocks: tuple[int, int], count: int = 1) -> tuple[list[np.ndarray], np.ndarray,
+                                                                                  np.ndarray]:  # fmt: skip
+    """Stream -> (count fields int64 [By, Bx, 2], the block modes int64 [By, Bx], the skipped blocks bool
+    [By, Bx]); ValueError on a malformed stream, or one too short for a flag per block (so the work is bounded by
+    the bytes: a block codes at most seven symbols)."""
     if blocks[0] * blocks[1] > max_latents(len(data)):
         raise ValueError(f"a motion stream of {len(data)} bytes is too short for {blocks[0] * blocks[1]} blocks")
     decoder = ChunkDecoder(data)
-    modes = _code_modes(decoder, np.zeros(blocks, np.int64), decoding=True, bidirectional=count == 2)
+    modes, skip = np.zeros(blocks, np.int64), np.zeros(blocks, bool)
+    _code_modes(decoder, modes, skip, decoding=True, bidirectional=count == 2)
     fields = [_code_field(decoder, np.zeros((*blocks, 2), np.int64), decoding=True, used=used)
               for used in _users(modes, count)]  # fmt: skip
     decoder.finish()
-    return fields, modes
+    return fields, modes, skip
 
 
 def vertex_blocks(shape: tuple[int, int], level: int, block: int, blocks: tuple[int, int]):

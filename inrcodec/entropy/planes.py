@@ -68,18 +68,27 @@ def chunk_tables(
 
 def encode_latents(
     latents: list[np.ndarray], nets: ContextNetworks, rate_code: int, first_level: int = 0,
-    coarser: np.ndarray | None = None,
+    coarser: np.ndarray | None = None, skipped: list[np.ndarray] | None = None,
 ) -> tuple[bytes, list[np.ndarray]]:
     """Integer grids (finest first) of the model's levels first_level.. -> (stream, the grids as coded). coarser:
     the padded grid (padded_grid's layout) that the coarsest of them reads as its coarser level, None for the
-    model's coarsest level. A latent further than 255 from its predicted mean is clamped to that range (it would
-    have no symbol); the returned grids say what was coded."""
+    model's coarsest level. skipped: bool grids of the same shapes (None: none); a skipped vertex is 0 and codes
+    no symbol (the contexts read its 0). A latent further than 255 from its predicted mean is clamped to that
+    range (it would have no symbol); the returned grids say what was coded."""
     coded = [np.asarray(q, dtype=np.int64).copy() for q in latents]
+    if skipped is not None:
+        for grid, skip in zip(coded, skipped):
+            grid[skip] = 0
     encoder = ChunkEncoder()
     around = _Neighbourhood()
     for level, second, rows, cols in traversal([q.shape for q in coded]):
         around.update(coded, level, second, coarser)
         means, table = chunk_tables(nets, around, first_level + level, second, rows, cols, rate_code)
+        if skipped is not None:
+            keep = ~skipped[level][rows, cols]
+            rows, cols, means, table = rows[keep], cols[keep], means[keep], table[keep]
+        if not rows.size:
+            continue  # every vertex of the chunk skipped
         values = np.clip(coded[level][rows, cols], means - ALPHABET_HALF, means + ALPHABET_HALF)
         coded[level][rows, cols] = values
         order = np.argsort(table, kind="stable")
@@ -105,26 +114,29 @@ class StreamError(ValueError):
 
 def decode_latents(
     data: bytes, shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int = 0,
-    coarser: np.ndarray | None = None,
+    coarser: np.ndarray | None = None, skipped: list[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
-    """Stream -> integer grids int64 (finest first) of the model's levels first_level.. (coarser: as for
-    encode_latents). ValueError on a stream too short for its grids, or one that is corrupted or truncated
-    (wrong terminator, bytes left over)."""
+    """Stream -> integer grids int64 (finest first) of the model's levels first_level.. (coarser, skipped: as
+    for encode_latents). ValueError on a stream too short for its coded latents, or one that is corrupted or
+    truncated (wrong terminator, bytes left over)."""
     try:
-        return decode_streams([data], shapes, nets, rate_code, first_level, [coarser])[0]
+        return decode_streams([data], shapes, nets, rate_code, first_level, [coarser], skipped)[0]
     except StreamError as exc:
         raise ValueError(str(exc)) from None
 
 
 def decode_streams(
     streams: list[bytes], shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int,
-    coarsers: list[np.ndarray | None],
+    coarsers: list[np.ndarray | None], skipped: list[np.ndarray] | None = None,
 ) -> list[list[np.ndarray]]:
     """Several streams of grids of the same shapes (tiles of one size), each with its own coarser grid, decoded
     in lockstep: each chunk's context network runs once for all of them, so many small streams cost about what
-    one stream of their latents would. -> per stream, its grids as decode_latents gives them. StreamError
-    (naming the stream's position) as decode_latents raises ValueError."""
-    total = sum(h * w for h, w in shapes)
+    one stream of their latents would. skipped (one stream only): as for encode_latents. -> per stream, its
+    grids as decode_latents gives them. StreamError (naming the stream's position) as decode_latents raises
+    ValueError."""
+    if skipped is not None and len(streams) != 1:
+        raise ValueError("skipped vertices are for one stream")
+    total = sum(h * w for h, w in shapes) - (0 if skipped is None else sum(int(skip.sum()) for skip in skipped))
     decoders = []
     for position, data in enumerate(streams):
         if total > max_latents(len(data)):
@@ -147,6 +159,10 @@ def decode_streams(
         means, table = table_choice(net(context_matrix(coarse, same, rows, cols, rate_code)))
         # one stable sort for all streams: by stream, then table, raster order kept among equal tables
         order = np.argsort(table + np.repeat(np.arange(len(decoders)) * N_TABLES, rows.size), kind="stable")
+        if skipped is not None:
+            order = order[~skipped[level][rows, cols][order]]
+            if not order.size:
+                continue  # every vertex of the chunk skipped
         groups, counts = np.unique(table[order] + order // rows.size * N_TABLES, return_counts=True)
         bounds = np.searchsorted(groups // N_TABLES, np.arange(len(decoders) + 1))
         residuals = []

@@ -329,6 +329,16 @@ def video_codecs(names: list[str], qualities: Iterable[int], preset: str, image_
                                    "bytes = all frame files; encoding_time = the sum of encode_image's stats "
                                    "encode_seconds (not its check decode); decoding_time = the decode_image calls",
                                    image_preset, model, video=False))
+        elif name == "x264-gop16":
+            from inrcodec.presets import CLIP_GROUP
+
+            chosen.append(LibavCodec(
+                name, f"H.264 (x264 {LIBAV_PRESET}, CRF, a keyframe every {CLIP_GROUP} frames)", CRFS,
+                f"x264 as the x264 row, with keyint=min-keyint={CLIP_GROUP} and no scene cuts: the random access of "
+                "inrcodec's groups; bytes = the encoded packets (elementary stream, parameter sets and x264's "
+                "~0.7 KB settings SEI included, no container); encoding_time covers the encoder calls only; "
+                "decoding_time FFmpeg's decoder to yuv420p planes", "libx264", "h264",
+                (("x264-params", f"keyint={CLIP_GROUP}:min-keyint={CLIP_GROUP}:scenecut=0"),)))
         elif name in ("x264", "x265"):
             # x265: quiet, one worker thread, and no informational SEI (its ~2.3 KB of version and settings text).
             options = (("x265-params", "log-level=error:pools=1:frame-threads=1:info=0"),) if name == "x265" else ()

@@ -23,7 +23,7 @@ from inrcodec.media.yuv import DESCRIPTION as COLOUR
 if TYPE_CHECKING:
     from inrcodec.rd.video import Clip, VideoCodec
 
-CODEC_NAMES = ("inrcodec", "inrcodec-image", "x264", "x265")
+CODEC_NAMES = ("inrcodec", "inrcodec-image", "x264", "x265", "x264-gop16")
 CSV_FIELDS = ("quality", "frames", "width", "height", "bytes", "bpp", "psnr_rgb", "mse_rgb", "psnr_yuv", "psnr_y",
               "psnr_u", "psnr_v", "encoding_time", "decoding_time", "encoding_time_per_frame",
               "decoding_time_per_frame", "frame_decoding_time_middle", "frame_decoding_time_last",
