@@ -246,7 +246,7 @@ def test_the_refined_intra_level_choice_keeps_the_cheaper_refinement(v2_model):
 
 
 def test_skipped_blocks_code_no_residual_and_cost_less(v2_model):
-    from inrcodec.entropy.inter import decode_inter, encode_inter, skipped_vertices, zero_blocks
+    from inrcodec.entropy.inter import block_magnitudes, decode_inter, encode_inter, skipped_vertices
     from inrcodec.model.shared import load_shared
 
     nets = load_shared(v2_model).contexts
@@ -266,5 +266,22 @@ def test_skipped_blocks_code_no_residual_and_cost_less(v2_model):
     with pytest.raises(ValueError):
         decode_inter(stream, b"", prediction, nets, 120, 80, 0)  # read without its skips, the stream is wrong
     residuals = [q - p for q, p in zip(coded, prediction)]
-    assert zero_blocks(residuals, 0, (3, 4))[1:, 2:].all() and not zero_blocks(residuals, 0, (3, 4))[0, 0]
+    magnitudes = block_magnitudes(residuals, 0, (3, 4))
+    assert (magnitudes[1:, 2:] == 0).all() and magnitudes[0, 0] > 0  # block (0, 0) has residuals at coarser levels
 
+
+
+def test_the_skip_choice_follows_the_rate_weight(v2_model):
+    from inrcodec.encoder.predicted import encode_predicted
+    from inrcodec.entropy.inter import block_magnitudes
+
+    frame = textured(48, 64, seed=9)[:48, :64].astype(np.uint8)
+    prediction = [np.zeros((-(-48 >> level), -(-64 >> level)), np.int64) for level in range(7)]
+    skippable = np.ones((3, 4), bool)
+    skippable[0, 0] = False  # an intra block, say
+    costly = encode_predicted(frame, prediction, v2_model, 120, 1e3, steps=1, intra_levels=(0,), skippable=skippable)
+    assert np.array_equal(costly.skip, skippable)  # bits dominate: every block that may be skipped is
+    assert (block_magnitudes([q - p for q, p in zip(costly.latents, prediction)], 0, (3, 4))[skippable] == 0).all()
+    cheap = encode_predicted(frame, prediction, v2_model, 120, 1e-9, steps=1, intra_levels=(0,), skippable=skippable)
+    magnitudes = block_magnitudes([q - p for q, p in zip(cheap.latents, prediction)], 0, (3, 4))
+    assert not cheap.skip[~skippable].any() and (magnitudes[cheap.skip] == 0).all()  # only what drops nothing

@@ -20,7 +20,7 @@ from inrcodec.encoder.image import as_target, predict
 from inrcodec.encoder.model_torch import load_codec_model
 from inrcodec.encoder.refine import CostFn, proxied, refine_with
 from inrcodec.encoder.shared_torch import laplace_bits, padded_coarser
-from inrcodec.entropy.inter import encode_inter, zero_blocks
+from inrcodec.entropy.inter import block_magnitudes, encode_inter, skipped_vertices
 from inrcodec.entropy.motion import BLOCK
 from inrcodec.model.registry import ModelEntry
 from inrcodec.model.shared import load_shared
@@ -41,23 +41,28 @@ class PredictedFrame:
 
 
 def residual_cost(entry: ModelEntry, target: torch.Tensor, prediction: list[np.ndarray], rate_code: int, lam: float,
-                  proxy: str, residual_code: int, intra_levels: int = 0) -> CostFn:  # fmt: skip
+                  proxy: str, residual_code: int, intra_levels: int = 0,
+                  skipped: list[np.ndarray] | None = None) -> CostFn:  # fmt: skip
     """The cost MSE + lam bpp of float residuals [1, 1, h, w] per level: the frame rendered from prediction +
     residual at `rate_code`; the bits of levels intra_levels.. under the context model at `residual_code` reading
-    the rounded residuals, those of the finer levels (prediction + residual) at `rate_code` reading the frame's
-    rounded latents, as inrcodec.entropy.inter codes them."""
+    the rounded residuals (but for the vertices `skipped`, bool per level intra_levels.., which cost none), those
+    of the finer levels (prediction + residual) at `rate_code` reading the frame's rounded latents, as
+    inrcodec.entropy.inter codes them."""
     model = load_codec_model(entry)
     code = torch.tensor([float(rate_code)])
     entropy_code = torch.tensor([float(residual_code)])
     height, width = target.shape[-2:]
     base = [torch.from_numpy(q.astype(np.float32))[None, None] for q in prediction]
+    coded_vertices = None if skipped is None else [torch.from_numpy(~s)[None, None] for s in skipped]
 
     def evaluate(residuals, modulation, temperature, backward):
         with torch.enable_grad() if backward else torch.no_grad():
             rounded, coded, rendered = proxied(residuals, temperature, proxy)
             params = model.shared.distribution(rounded[intra_levels:], entropy_code, first_level=intra_levels)
-            bits = sum(laplace_bits(r, mean, log_scale).sum()
-                       for r, (mean, log_scale) in zip(coded[intra_levels:], params))  # fmt: skip
+            per_vertex = [laplace_bits(r, mean, log_scale) for r, (mean, log_scale) in zip(coded[intra_levels:], params)]
+            if coded_vertices is not None:
+                per_vertex = [b * keep for b, keep in zip(per_vertex, coded_vertices)]
+            bits = sum(b.sum() for b in per_vertex)
             if intra_levels:
                 frame = [p + r for p, r in zip(base, rounded)]
                 intra = model.shared.distribution(frame[:intra_levels], code, 0, padded_coarser(frame[intra_levels]))
@@ -115,10 +120,40 @@ def encode_predicted(pixels: np.ndarray, prediction: list[np.ndarray], entry: Mo
     blocks = (-(-pixels.shape[0] // BLOCK), -(-pixels.shape[1] // BLOCK))
     skip = np.zeros(blocks, bool)
     if skippable is not None:
-        skip = skippable & zero_blocks([q - p for q, p in zip(latents[chosen:], prediction[chosen:])], chosen, blocks)
+        skip = _skip_choice(entry, target, prediction, latents, rate_code, lam, proxy, residual_code, chosen,
+                            skippable, blocks)  # fmt: skip
+        skipped = skipped_vertices([p.shape for p in prediction[chosen:]], chosen, skip)
+        if skipped:
+            latents[chosen:] = [np.where(v, p, q) for v, p, q in zip(skipped, prediction[chosen:], latents[chosen:])]
     residual_stream, intra_stream, coded = encode_inter(latents, prediction, nets, rate_code, residual_code, chosen,
                                                         skip)  # fmt: skip
     return PredictedFrame(residual_stream, intra_stream, chosen, skip, coded)
+
+
+SKIP_MAGNITUDES = (0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 1 << 62)  # the |residual| sums per block below which blocks are tried skipped
+
+
+def _skip_choice(entry, target, prediction, latents, rate_code, lam, proxy, residual_code, intra_levels, skippable,
+                 blocks) -> np.ndarray:  # fmt: skip
+    """The skipped blocks: of the skippable blocks whose residual's |sum| is at most m, for m in SKIP_MAGNITUDES,
+    the set with the least MSE + lam bpp (their residual dropped, their vertices costing no bits); m = 0 drops
+    nothing, so the choice never costs more than coding every block."""
+    residuals = [q - p for q, p in zip(latents, prediction)]
+    magnitudes = block_magnitudes(residuals[intra_levels:], intra_levels, blocks)
+    shapes = [r.shape for r in residuals[intra_levels:]]
+    best, tried = None, set()
+    for limit in SKIP_MAGNITUDES:
+        skip = skippable & (magnitudes <= limit)
+        if skip.tobytes() in tried:
+            continue
+        tried.add(skip.tobytes())
+        skipped = skipped_vertices(shapes, intra_levels, skip) or [np.zeros(shape, bool) for shape in shapes]
+        dropped = residuals[:intra_levels] + [np.where(s, 0, r) for s, r in zip(skipped, residuals[intra_levels:])]
+        cost = residual_cost(entry, target, prediction, rate_code, lam, proxy, residual_code, intra_levels, skipped)
+        value = cost([torch.from_numpy(r.astype(np.float32))[None, None] for r in dropped], None, None, False)[0]
+        if best is None or value < best[0]:
+            best = (value, skip)
+    return best[1]
 
 
 def _rounded(residual: torch.Tensor) -> np.ndarray:

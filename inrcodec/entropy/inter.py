@@ -32,13 +32,14 @@ def skipped_vertices(shapes: list[tuple[int, int]], first_level: int, skip: np.n
     return out
 
 
-def zero_blocks(residuals: list[np.ndarray], first_level: int, blocks: tuple[int, int]) -> np.ndarray:
-    """bool [By, Bx]: the blocks whose residual (levels first_level.., finest first) is 0 at every vertex."""
-    busy = np.zeros(blocks, bool)
+def block_magnitudes(residuals: list[np.ndarray], first_level: int, blocks: tuple[int, int]) -> np.ndarray:
+    """int64 [By, Bx]: per motion block, the sum of |residual| over its vertices at levels first_level.. (residuals
+    finest first); 0 where a block could be skipped without changing the frame."""
+    total = np.zeros(blocks, np.int64)
     for level, residual in enumerate(residuals, start=first_level):
         by, bx, _, _ = vertex_blocks(residual.shape, level, BLOCK, blocks)
-        np.logical_or.at(busy, (by, bx), residual != 0)
-    return ~busy
+        np.add.at(total, (by, bx), np.abs(residual))
+    return total
 
 
 def encode_inter(latents: list[np.ndarray], prediction: list[np.ndarray], nets: ContextNetworks, rate_code: int,
