@@ -253,11 +253,16 @@ class InrCodec(VideoCodec):
             CLIP_GROUP, CLIP_LAYER_LAMBDA, CLIP_PRESET_STEPS, CLIP_RESIDUAL_OFFSET, DEFAULT_MODEL,
         )  # fmt: skip
 
+        from inrcodec.encoder.clip import ClipSettings
+
         entry = resolve(None if self.model in (None, DEFAULT_MODEL) else self.model)
+        settings = ClipSettings(0.0, 0, 0)  # the encoder's defaults
         return {"codec": self.name, "inrcodec": inrcodec.__version__, "torch": torch.__version__, "format": "2.3",
                 "preset": self.preset, "steps": list(CLIP_PRESET_STEPS[self.preset]),
                 "model": {"id": entry.id, "sha256": entry.sha256}, "api": "video.clip_v2.encode_clip_v2",
-                "group": CLIP_GROUP, "residual_offset": CLIP_RESIDUAL_OFFSET, "layer_lambda": CLIP_LAYER_LAMBDA}
+                "group": CLIP_GROUP, "residual_offset": CLIP_RESIDUAL_OFFSET, "layer_lambda": CLIP_LAYER_LAMBDA,
+                "intra_levels": list(settings.intra_levels), "intra_choice": settings.intra_choice,
+                "skip_blocks": "rate-distortion" if settings.skip_blocks else "none"}
 
     def measure(self, clip, quality):
         return self._measure_video(clip, int(quality)) if self.video else self._measure_frames(clip, int(quality))
