@@ -231,9 +231,10 @@ def test_run_writes_results_report_and_plot_then_resumes(clip_dir, tmp_path, fak
     assert {p.name for p in written} == {"bd_rates.md", "bd_rates.json", "rd.png", "rd.svg"}
     assert "| H.264 (x264 medium, CRF) |" in (out / "bd_rates.md").read_text()
 
-    counts, again = {}, []
+    counts, again, first_csv = {}, [], (out / "x264.csv").read_text()
     rdvideo.run(clip, codecs, out, on_start=counts.update, on_row=lambda name, row: again.append(name))
     assert again == [] and counts == {"x264": (7, 7), "inrcodec": (3, 3)}
+    assert (out / "x264.csv").read_text() == first_csv
     assert [run["rows_measured"] for run in json.loads((out / "x264.json").read_text())["meta"]["runs"]] == [7]
 
     other_preset = rdvideo.video_codecs(["inrcodec"], (1,), "medium", "fast", "default")

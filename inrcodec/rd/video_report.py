@@ -108,8 +108,14 @@ def read_rows(path: Path) -> list[dict]:
                        for key, value in raw.items()}
             except ValueError:
                 continue
+            row["quality"] = _integral(row["quality"])
             rows.append(row)
     return rows
+
+
+def _integral(quality: float):
+    """A quality read back from a CSV as written (3, not 3.0), so a resumed run rewrites the file unchanged."""
+    return int(quality) if float(quality).is_integer() else quality
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -122,7 +128,7 @@ def summarise(rows: list[dict]) -> dict:
                "decoding_time": "decoding_time", "encoding_time_per_frame": "encoding_time_per_frame",
                "decoding_time_per_frame": "decoding_time_per_frame"}
     results = {key: [finite(row[column]) for row in rows] for key, column in columns.items()}
-    results["quality"] = [int(q) if float(q).is_integer() else q for q in results["quality"]]
+    results["quality"] = [_integral(q) for q in results["quality"]]
     results["psnr-rgb-of-mean-mse"] = [finite(psnr_from_mse(row["mse_rgb"])) for row in rows]
     for key in ("frame_decoding_time_middle", "frame_decoding_time_last"):
         if any(row.get(key) is not None for row in rows):
