@@ -28,6 +28,20 @@ def test_the_search_finds_a_whole_pixel_shift(shift):
     assert np.abs(predicted[16:-16, 16:-16] - current[16:-16, 16:-16]).max() == 0
 
 
+def test_rate_constrained_search_trades_vector_bits_for_sad():
+    rng = np.random.default_rng(5)
+    flat = rng.normal(128, 6, size=(64, 96, 3)).clip(0, 255).astype(np.uint8)  # noise: every vector matches alike
+    noisy = rng.normal(128, 6, size=(64, 96, 3)).clip(0, 255).astype(np.uint8)
+    plain = block_motion(noisy, flat, block=16, search=8)
+    smooth = block_motion(noisy, flat, block=16, search=8, rate_weight=50.0)
+    assert len(encode_motion(smooth)) < len(encode_motion(plain))
+    assert len(np.unique(smooth.reshape(-1, 2), axis=0)) < len(np.unique(plain.reshape(-1, 2), axis=0))
+    frame = textured(96, 128)  # a real shift of clear texture survives a moderate weight
+    reference, current = frame[8:88, 16:112].astype(np.uint8), frame[11:91, 11:107].astype(np.uint8)
+    motion = block_motion(current, reference, block=16, search=16, rate_weight=10.0)
+    assert (motion[1:-1, 1:-1] == np.array([6, -10])).all()
+
+
 def test_motion_round_trips_through_bytes():
     rng = np.random.default_rng(1)
     motion = rng.integers(-40, 41, size=(7, 9, 2))
@@ -63,6 +77,37 @@ def test_the_grid_warp_is_exact_for_whole_vertex_shifts_and_averages_half_ones()
     half = warp_grid(grid, np.full((1, 1, 2), (0, 1)), level=0, block=64)  # half a pixel right at level 0
     assert np.array_equal(half[:, :-1], (grid[:, :-1] + grid[:, 1:] + 1) >> 1)
     assert np.array_equal(warp_grid(grid, np.zeros((1, 1, 2), np.int64), 2, 64), grid)
+
+
+def _warp_by_the_formula(grid, motion, level, block):
+    """SPEC's per-vertex formula in Python integers (no overflow), the reference for warp_grid."""
+    height, width = grid.shape
+    d = 2 << level
+    out = np.zeros(grid.shape, dtype=object)
+    for i in range(height):
+        for j in range(width):
+            by = min(max(((2 * i + 1) * (1 << level) - 1) // (2 * block), 0), motion.shape[0] - 1)
+            bx = min(max(((2 * j + 1) * (1 << level) - 1) // (2 * block), 0), motion.shape[1] - 1)
+            y0, fy = divmod(i * d + int(motion[by, bx, 0]), d)
+            x0, fx = divmod(j * d + int(motion[by, bx, 1]), d)
+
+            def q(r, c):
+                return int(grid[min(max(r, 0), height - 1), min(max(c, 0), width - 1)])
+
+            total = (d - fy) * ((d - fx) * q(y0, x0) + fx * q(y0, x0 + 1)) + fy * (
+                (d - fx) * q(y0 + 1, x0) + fx * q(y0 + 1, x0 + 1))
+            out[i, j] = (total + d * d // 2) // (d * d)
+    return out
+
+
+@pytest.mark.parametrize("magnitude", [300, 1 << 40])  # latents of a real frame, and hostile ones past int32
+def test_the_grid_warp_is_the_specs_formula_at_any_magnitude(magnitude):
+    rng = np.random.default_rng(4)
+    motion = rng.integers(-9, 10, size=(3, 4, 2))
+    for level, shape in enumerate([(11, 15), (6, 8), (3, 4)]):
+        grid = rng.integers(-magnitude, magnitude + 1, size=shape)
+        expected = _warp_by_the_formula(grid, motion, level, block=4)
+        assert warp_grid(grid, motion, level, block=4).tolist() == expected.tolist()
 
 
 def test_a_predicted_frame_decodes_from_its_residual_and_a_still_frame_has_none(v2_model):

@@ -12,6 +12,8 @@ O(log group) grids. structure="ippp" codes every frame after a group's first fro
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,7 +110,9 @@ class ClipSettings:
     frame is coded intra where its analysis latents' L1 times this is below its residual's (None: never);
     intra_levels: the counts of finest levels a predicted frame may code intra (inrcodec.entropy.inter), chosen
     by intra_choice (inrcodec.encoder.predicted.encode_predicted's choose); skip_blocks: a block whose refined
-    residual is 0 is skipped (its zeros are not coded)."""
+    residual is 0 is skipped (its zeros are not coded); motion_rate: the motion search's weight of a vector's bits
+    is this times sqrt(lam) in SAD per bit (8-bit luma, lam per 8-bit squared error: the rule of thumb of
+    rate-constrained motion search), 0 for the plain SAD search; half_pel: motion in half pixels (else whole)."""
 
     lam: float
     intra_steps: int
@@ -121,6 +125,8 @@ class ClipSettings:
     intra_levels: tuple[int, ...] = (0, 1)
     intra_choice: str = "refined"
     skip_blocks: bool = True
+    motion_rate: float = 2.0  # eval/results/video-v2/motion_rate_*.json
+    half_pel: bool = True
 
 
 def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSettings, progress=None) -> list[CodedFrame]:
@@ -138,7 +144,8 @@ def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSetti
             frame = _intra(pixels, entry, shared, plan, lam, rate_code, settings.intra_steps)
         else:
             references = [coded[r] for r in plan.references]
-            fields = [block_motion(pixels, frames[r]) for r in plan.references]
+            rate_weight = settings.motion_rate * math.sqrt(lam * 255**2)
+            fields = [block_motion(pixels, frames[r], rate_weight=rate_weight, half_pel=settings.half_pel) for r in plan.references]
             analysis = [torch.round(a).reshape(a.shape[-2:]).numpy().astype(np.int64)
                         for a in predict(entry, as_target(pixels)[0], rate_code)]  # fmt: skip
             one_way = [predict_grids([r.latents], [f], None, BLOCK) for r, f in zip(references, fields)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from inrcodec.entropy.motion import BLOCK, INTRA, vertex_blocks
+from inrcodec.entropy.motion import BLOCK, INTRA, predicted_vector, vertex_blocks
 SEARCH = 32  # pixels of displacement searched in each direction at full resolution
 PYRAMID = 2  # halvings: the full search runs at a quarter of the resolution
 REFINE = 2  # pixels re-searched around the coarser level's vector at each finer level
@@ -87,11 +87,50 @@ def _with_neighbours(vectors: np.ndarray) -> list[np.ndarray]:
     return [vectors, *shifted, np.zeros_like(vectors)]
 
 
-def block_motion(current: np.ndarray, reference: np.ndarray, block: int = BLOCK, search: int = SEARCH) -> np.ndarray:
+def motion_bits(difference: np.ndarray) -> np.ndarray:
+    """About the bits of coding vectors that differ from their median prediction by `difference` [..., 2] (half
+    pixels) -> float [...]: a component equal to its prediction costs almost nothing in the quiet neighbourhood
+    that a smooth field makes; another one a few bits plus two per doubling (the tables of
+    inrcodec.entropy.motion)."""
+    size = np.abs(difference)
+    return np.where(size == 0, 0.05, 4.0 + 2.0 * np.log2(np.maximum(size, 1))).sum(axis=-1)
+
+
+def _smoothed(current: np.ndarray, reference: np.ndarray, block: int, vectors: np.ndarray,
+              rate_weight: float) -> np.ndarray:  # fmt: skip
+    """Rate-constrained motion: block by block in coding (raster) order, the vector among the searched one, the
+    median prediction from the blocks already chosen (inrcodec.entropy.motion.predicted_vector), those blocks'
+    vectors and zero with the least SAD + rate_weight x motion_bits(vector - prediction). current, reference:
+    luma [H, W]; vectors: int [By, Bx, 2] half pixels -> the same."""
+    rows, cols = _block_grid(current.shape, block, vectors.shape[:2])
+    chosen = vectors.astype(np.int64).tolist()
+    for by in range(vectors.shape[0]):
+        r = rows[by][:, None]
+        for bx in range(vectors.shape[1]):
+            c = cols[bx][None, :]
+            prediction = predicted_vector(chosen, by, bx)
+            neighbours = [chosen[y][x] for y, x in ((by, bx - 1), (by - 1, bx), (by - 1, bx + 1))
+                          if 0 <= y and 0 <= x < vectors.shape[1]]  # fmt: skip
+            candidates = {tuple(v) for v in (vectors[by, bx].tolist(), prediction, (0, 0), *neighbours)}
+            target = current[r, c]
+            best, best_cost = None, np.inf
+            for candidate in sorted(candidates):
+                sad = np.abs(_bilinear(reference, r + candidate[0] / 2, c + candidate[1] / 2) - target).sum()
+                cost = sad + rate_weight * float(motion_bits(np.subtract(candidate, prediction)))
+                if cost < best_cost:
+                    best, best_cost = candidate, cost
+            chosen[by][bx] = list(best)
+    return np.array(chosen, np.int64).reshape(vectors.shape)
+
+
+def block_motion(current: np.ndarray, reference: np.ndarray, block: int = BLOCK, search: int = SEARCH,
+                 rate_weight: float = 0.0, half_pel: bool = True) -> np.ndarray:  # fmt: skip
     """Motion of `current` from `reference` (uint8 [H, W, 3] frames of one size) -> int32 [By, Bx, 2], half
     pixels (module docstring). A full search of +-search / 4 pixels at a quarter of the resolution, refined by
     +-REFINE pixels at each finer level around the block's vector, its neighbours' and zero, then by +-1 half
-    pixel."""
+    pixel (half_pel False: whole pixels only, which warp the finest latent grid without interpolating it); then,
+    with rate_weight > 0 (SAD units of 8-bit luma per bit), smoothed where the bits of a vector
+    its neighbours do not predict are worth more than the SAD it saves (_smoothed)."""
     levels = [(luma(current), luma(reference))]
     for _ in range(PYRAMID):
         levels.append((_halved(levels[-1][0]), _halved(levels[-1][1])))
@@ -106,8 +145,11 @@ def block_motion(current: np.ndarray, reference: np.ndarray, block: int = BLOCK,
         else:
             centres, radius = _with_neighbours(vectors / scale), REFINE
         vectors = _search(cur, ref, max(1, block // scale), centres, radius) * scale
-    vectors = _search(levels[0][0], levels[0][1], block, [vectors], 1, step=0.5)
-    return np.round(vectors * 2).astype(np.int32)
+    vectors = np.round((_search(levels[0][0], levels[0][1], block, [vectors], 1, step=0.5) if half_pel else vectors)
+                       * 2)  # fmt: skip
+    if rate_weight > 0:
+        vectors = _smoothed(levels[0][0], levels[0][1], block, vectors, rate_weight)
+    return vectors.astype(np.int32)
 
 
 def warp_pixels(reference: np.ndarray, motion: np.ndarray, block: int = BLOCK) -> np.ndarray:

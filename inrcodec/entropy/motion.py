@@ -24,16 +24,17 @@ INTRA = 2  # coded as a flag before the prediction modes
 P_MODES, B_MODES = (PAST, INTRA), (PAST, BOTH, FUTURE, INTRA)
 
 
-def predicted_vector(motion: np.ndarray, by: int, bx: int) -> tuple[int, int]:
-    """The median predictor of block (by, bx) from its decoded neighbours: left, top, top-right (top-left at the
-    last column); only the left in the first row, only the top in the first column, 0 for the first block."""
+def predicted_vector(motion, by: int, bx: int) -> tuple[int, int]:
+    """The median predictor of block (by, bx) from its decoded neighbours (motion: [By, Bx, 2] array or nested
+    lists): left, top, top-right (top-left at the last column); only the left in the first row, only the top in
+    the first column, 0 for the first block."""
     if by == 0:
-        return (0, 0) if bx == 0 else tuple(int(v) for v in motion[0, bx - 1])
+        return (0, 0) if bx == 0 else (int(motion[0][bx - 1][0]), int(motion[0][bx - 1][1]))
     if bx == 0:
-        return tuple(int(v) for v in motion[by - 1, 0])
-    right = bx + 1 if bx + 1 < motion.shape[1] else bx - 1
-    trio = np.stack([motion[by, bx - 1], motion[by - 1, bx], motion[by - 1, right]])
-    return tuple(int(v) for v in np.median(trio, axis=0).astype(np.int64))
+        return int(motion[by - 1][0][0]), int(motion[by - 1][0][1])
+    right = bx + 1 if bx + 1 < len(motion[0]) else bx - 1
+    left, top, corner = motion[by][bx - 1], motion[by - 1][bx], motion[by - 1][right]
+    return tuple(int(a + b + c - max(a, b, c) - min(a, b, c)) for a, b, c in zip(left, top, corner))
 
 
 def _table(left: int, top: int) -> int:
@@ -42,54 +43,59 @@ def _table(left: int, top: int) -> int:
     return 8 * min(63, 8 + 6 * (abs(left) + abs(top)).bit_length()) + MOTION_FRACTION
 
 
-def _residual_neighbours(residuals: np.ndarray, by: int, bx: int, c: int) -> tuple[int, int]:
-    left = int(residuals[by, bx - 1, c]) if bx else 0
-    top = int(residuals[by - 1, bx, c]) if by else 0
-    return left, top
-
-
 def _code_field(coder, field: np.ndarray, decoding: bool, used: np.ndarray | None = None) -> np.ndarray:
     """Encode (coder: ChunkEncoder) or decode (ChunkDecoder, into `field`) int [By, Bx, 2] vectors against
-    their median predictions, each component's table from its causal neighbours' residuals. A block that does
-    not use the field (used: bool [By, Bx], None: all do) codes nothing: its vector is its prediction."""
-    residuals = np.zeros_like(field, dtype=np.int64)
-    for by in range(field.shape[0]):
-        for bx in range(field.shape[1]):
-            prediction = predicted_vector(field, by, bx)
-            if used is not None and not used[by, bx]:
-                field[by, bx] = prediction
+    their median predictions, each component's table from its causal neighbours' residuals (left and top, 0
+    outside). A block that does not use the field (used: bool [By, Bx], None: all do) codes nothing: its vector
+    is its prediction."""
+    # Python lists: a block is a handful of integer operations, which numpy scalars would make 10x slower
+    vectors = field.tolist()
+    height, width = field.shape[:2]
+    users = None if used is None else used.tolist()
+    residuals = [[(0, 0)] * width for _ in range(height)]
+    largest = 0
+    for by in range(height):
+        for bx in range(width):
+            prediction = predicted_vector(vectors, by, bx)
+            if users is not None and not users[by][bx]:
+                vectors[by][bx] = list(prediction)
                 continue
+            left = residuals[by][bx - 1] if bx else (0, 0)
+            top = residuals[by - 1][bx] if by else (0, 0)
+            coded = []
             for c in range(2):
-                table = _table(*_residual_neighbours(residuals, by, bx, c))
+                table = _table(left[c], top[c])
                 if decoding:
-                    residuals[by, bx, c] = coder.decode(1, table)[0]
-                    field[by, bx, c] = prediction[c] + residuals[by, bx, c]
+                    coded.append(int(coder.decode(1, table)[0]))
+                    vectors[by][bx][c] = prediction[c] + coded[c]
                 else:
-                    residuals[by, bx, c] = int(field[by, bx, c]) - prediction[c]
-                    coder.add(residuals[by, bx, c : c + 1], table)
-    if np.abs(residuals).max(initial=0) > ALPHABET_HALF:
+                    coded.append(int(vectors[by][bx][c]) - prediction[c])
+                    coder.add(np.array(coded[c : c + 1], np.int64), table)
+            residuals[by][bx] = (coded[0], coded[1])
+            largest = max(largest, abs(coded[0]), abs(coded[1]))
+    if largest > ALPHABET_HALF:
         raise ValueError(f"a motion vector differs from its prediction by more than {ALPHABET_HALF} half pixels")
+    field[:] = np.array(vectors, np.int64).reshape(field.shape)
     return field
-
-
-def _neighbours(values: np.ndarray, by: int, bx: int) -> tuple[int, int]:
-    return (int(values[by, bx - 1]) if bx else 0), (int(values[by - 1, bx]) if by else 0)
 
 
 def _code_flags(coder, flags: np.ndarray, decoding: bool, coded: np.ndarray | None = None) -> np.ndarray:
     """Encode or decode (into `flags`) int [By, Bx] 0/1 flags of the blocks where `coded` (None: all), each with
     its table chosen by the left and top flags (0 for a block that codes none, or outside)."""
-    for by in range(flags.shape[0]):
-        for bx in range(flags.shape[1]):
-            if coded is not None and not coded[by, bx]:
+    values = flags.tolist()  # Python lists: numpy scalars would make the per-block work 10x slower
+    coding = None if coded is None else coded.tolist()
+    for by, row in enumerate(values):
+        for bx in range(len(row)):
+            if coding is not None and not coding[by][bx]:
                 continue
-            table = _table(*_neighbours(flags, by, bx))
+            table = _table(row[bx - 1] if bx else 0, values[by - 1][bx] if by else 0)
             if decoding:
-                flags[by, bx] = coder.decode(1, table)[0]
-                if flags[by, bx] not in (0, 1):
-                    raise ValueError(f"a block flag of {int(flags[by, bx])} is not 0 or 1")
+                row[bx] = int(coder.decode(1, table)[0])
+                if row[bx] not in (0, 1):
+                    raise ValueError(f"a block flag of {row[bx]} is not 0 or 1")
             else:
-                coder.add(flags[by, bx : bx + 1], table)
+                coder.add(np.array(row[bx : bx + 1], np.int64), table)
+    flags[:] = np.array(values, np.int64).reshape(flags.shape)
     return flags
 
 
@@ -107,14 +113,16 @@ def _code_modes(coder, modes: np.ndarray, skip: np.ndarray, decoding: bool, bidi
         skip[:] = skipped == 1
     if not bidirectional:
         return
-    predicted = np.where(modes == INTRA, BOTH, modes)
+    predicted = np.where(modes == INTRA, BOTH, modes).tolist()
     for by, bx in zip(*np.nonzero(intra == 0)):
-        left, top = _neighbours(predicted, by, bx)
+        left = predicted[by][bx - 1] if bx else 0
+        top = predicted[by - 1][bx] if by else 0
         table = _table(abs(left) + abs(top), 0)
         if decoding:
-            predicted[by, bx] = modes[by, bx] = coder.decode(1, table)[0]
-            if modes[by, bx] not in (PAST, BOTH, FUTURE):
-                raise ValueError(f"a B-frame block mode of {int(modes[by, bx])} is not -1, 0 or 1")
+            mode = int(coder.decode(1, table)[0])
+            if mode not in (PAST, BOTH, FUTURE):
+                raise ValueError(f"a B-frame block mode of {mode} is not -1, 0 or 1")
+            predicted[by][bx] = modes[by, bx] = mode
         else:
             coder.add(np.asarray(modes[by, bx : bx + 1], np.int64), table)
 
@@ -163,14 +171,22 @@ def decode_motion(data: bytes, blocks: tuple[int, int], count: int = 1) -> tuple
     return fields, modes, skip
 
 
+def block_axes(shape: tuple[int, int], level: int, block: int, blocks: tuple[int, int]) -> tuple[np.ndarray,
+                                                                                                np.ndarray]:  # fmt: skip
+    """Of a level-`level` grid of `shape`: per row, the block row by [h] its pixel position lies in, and per
+    column the block column bx [w] (clamped: vertices of coarse levels can sit past the frame)."""
+    step = 1 << level
+    by = np.clip(((2 * np.arange(shape[0]) + 1) * step - 1) // (2 * block), 0, blocks[0] - 1)
+    bx = np.clip(((2 * np.arange(shape[1]) + 1) * step - 1) // (2 * block), 0, blocks[1] - 1)
+    return by, bx
+
+
 def vertex_blocks(shape: tuple[int, int], level: int, block: int, blocks: tuple[int, int]):
     """Per vertex of a level-`level` grid of `shape`, the block (by, bx) [h, w] its pixel position lies in
-    (clamped: vertices of coarse levels can sit past the frame), and the vertex indices (i, j)."""
-    step = 1 << level
+    (block_axes), and the vertex indices (i, j)."""
     i, j = np.mgrid[0 : shape[0], 0 : shape[1]]
-    by = np.clip(((2 * i + 1) * step - 1) // (2 * block), 0, blocks[0] - 1)
-    bx = np.clip(((2 * j + 1) * step - 1) // (2 * block), 0, blocks[1] - 1)
-    return by, bx, i, j
+    by, bx = block_axes(shape, level, block, blocks)
+    return by[i], bx[j], i, j
 
 
 def predict_grids(references: list[list[np.ndarray]], fields: list[np.ndarray], modes: np.ndarray | None,
@@ -201,17 +217,29 @@ def warp_grid(grid: np.ndarray, motion: np.ndarray, level: int, block: int) -> n
     ((D - fy)((D - fx) q[y0, x0] + fx q[y0, x1]) + fy((D - fx) q[y1, x0] + fx q[y1, x1]) + D^2 / 2) >> 2(l+1)
     (a floor), indices clamped to the grid -> int64 [h, w]."""
     height, width = grid.shape
-    denominator = 2 << level
-    by, bx, i, j = vertex_blocks(grid.shape, level, block, motion.shape[:2])
-    rows, cols = i * denominator + motion[by, bx, 0], j * denominator + motion[by, bx, 1]
-    y0, fy = np.divmod(rows, denominator)
-    x0, fx = np.divmod(cols, denominator)
-    q = np.asarray(grid, dtype=np.int64)
-
-    def at(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return q[np.clip(r, 0, height - 1), np.clip(c, 0, width - 1)]
-
-    top = (denominator - fx) * at(y0, x0) + fx * at(y0, x0 + 1)
-    bottom = (denominator - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1)
-    total = (denominator - fy) * top + fy * bottom
-    return (total + denominator * denominator // 2) >> (2 * level + 2)
+    shift = level + 1
+    denominator = 1 << shift
+    q = np.asarray(grid).ravel()
+    # int32 where the sum of D^2 weighted values cannot overflow it (always, but for hostile values): half the
+    # memory traffic of int64, the same integers
+    dtype = np.int32 if np.abs(q).max(initial=0) < (1 << 30) >> (2 * shift) else np.int64
+    q = q.astype(dtype)
+    by, bx = block_axes(grid.shape, level, block, motion.shape[:2])
+    vectors = motion.astype(dtype)[by][:, bx]
+    rows = (np.arange(height, dtype=dtype) * denominator)[:, None] + vectors[..., 0]
+    cols = (np.arange(width, dtype=dtype) * denominator)[None, :] + vectors[..., 1]
+    y0, fy = rows >> shift, rows & (denominator - 1)  # floor division and remainder by a power of two
+    x0, fx = cols >> shift, cols & (denominator - 1)
+    top_row, bottom_row = np.clip(y0, 0, height - 1) * width, np.clip(y0 + 1, 0, height - 1) * width
+    left, right = np.clip(x0, 0, width - 1), np.clip(x0 + 1, 0, width - 1)
+    fx_left = denominator - fx
+    top = fx_left * q.take(top_row + left)
+    top += fx * q.take(top_row + right)
+    bottom = fx_left * q.take(bottom_row + left)
+    bottom += fx * q.take(bottom_row + right)
+    top *= denominator - fy
+    bottom *= fy
+    top += bottom
+    top += denominator * denominator // 2
+    top >>= 2 * shift
+    return top.astype(np.int64)
