@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from inrcodec.entropy.context_model import padded_grid
-from inrcodec.entropy.motion import BLOCK, vertex_blocks
+from inrcodec.entropy.motion import BLOCK, BOTH, vertex_blocks
 from inrcodec.entropy.planes import ContextNetworks, decode_latents, encode_latents
 
 
@@ -42,17 +42,39 @@ def block_magnitudes(residuals: list[np.ndarray], first_level: int, blocks: tupl
     return total
 
 
+TEMPORAL_BUCKETS = 20
+
+
+def temporal_buckets(disagreement: list[np.ndarray], modes: np.ndarray, first_level: int) -> list[np.ndarray]:
+    """Per residual level (the model's levels first_level.., finest first), int [h, w] in 0..TEMPORAL_BUCKETS-1:
+    min(bit_length(|w0 - w1|), 4), + 5 where the block predicts from one reference, + 10 above level 0.
+    disagreement: |w0 - w1| int grids of those levels (inrcodec.entropy.motion.reference_disagreement)."""
+    out = []
+    for level, d in enumerate(disagreement, start=first_level):
+        by, bx, _, _ = vertex_blocks(d.shape, level, BLOCK, modes.shape)
+        size = np.minimum(np.where(d > 0, np.floor(np.log2(np.maximum(d, 1))).astype(np.int64) + 1, 0), 4)
+        out.append(size + 5 * (modes[by, bx] != BOTH) + 10 * (level > 0))
+    return out
+
+
+def scale_offset_grids(buckets: list[np.ndarray], offsets: np.ndarray | None) -> list[np.ndarray] | None:
+    """Per level, each vertex's scale-bin offset: offsets int [TEMPORAL_BUCKETS] looked up by bucket."""
+    return None if offsets is None else [np.asarray(offsets, np.int64)[b] for b in buckets]
+
+
 def encode_inter(latents: list[np.ndarray], prediction: list[np.ndarray], nets: ContextNetworks, rate_code: int,
-                 residual_code: int, intra_levels: int,
-                 skip: np.ndarray | None = None) -> tuple[bytes, bytes, list[np.ndarray]]:  # fmt: skip
+                 residual_code: int, intra_levels: int, skip: np.ndarray | None = None,
+                 scale_offsets: list[np.ndarray] | None = None) -> tuple[bytes, bytes, list[np.ndarray]]:  # fmt: skip
     """Integer grids of the frame and their prediction (finest first), and the skipped motion blocks bool
     [By, Bx] (None: none) -> (the residual stream, the intra stream, the grids as coded: a value beyond the
-    alphabet is clamped, a skipped block's residual is 0)."""
+    alphabet is clamped, a skipped block's residual is 0). scale_offsets: per residual level, int grids added to
+    the residual's scale bins (scale_offset_grids; None: none)."""
     if not 0 <= intra_levels < len(latents):
         raise ValueError(f"intra levels {intra_levels} is not in 0..{len(latents) - 1}")
     residuals = [np.asarray(q, np.int64) - p for q, p in zip(latents[intra_levels:], prediction[intra_levels:])]
     skipped = skipped_vertices([r.shape for r in residuals], intra_levels, skip)
-    residual_stream, residuals = encode_latents(residuals, nets, residual_code, intra_levels, None, skipped)
+    residual_stream, residuals = encode_latents(residuals, nets, residual_code, intra_levels, None, skipped,
+                                                scale_offsets)  # fmt: skip
     coarse = [p + r for p, r in zip(prediction[intra_levels:], residuals)]
     if intra_levels == 0:
         return residual_stream, b"", coarse
@@ -61,16 +83,17 @@ def encode_inter(latents: list[np.ndarray], prediction: list[np.ndarray], nets: 
 
 
 def decode_inter(residual_stream: bytes, intra_stream: bytes, prediction: list[np.ndarray], nets: ContextNetworks,
-                 rate_code: int, residual_code: int, intra_levels: int,
-                 skip: np.ndarray | None = None) -> list[np.ndarray]:  # fmt: skip
-    """The two streams, the prediction (finest first) and the skipped motion blocks -> the frame's integer grids
-    int64; ValueError on a malformed stream or an intra level count the grids do not have."""
+                 rate_code: int, residual_code: int, intra_levels: int, skip: np.ndarray | None = None,
+                 scale_offsets: list[np.ndarray] | None = None) -> list[np.ndarray]:  # fmt: skip
+    """The two streams, the prediction (finest first), the skipped motion blocks and the residual's scale offsets
+    (as for encode_inter) -> the frame's integer grids int64; ValueError on a malformed stream or an intra level
+    count the grids do not have."""
     if not 0 <= intra_levels < len(prediction):
         raise ValueError(f"intra levels {intra_levels} is not in 0..{len(prediction) - 1}")
     shapes = [p.shape for p in prediction]
     skipped = skipped_vertices(shapes[intra_levels:], intra_levels, skip)
     residuals = decode_latents(residual_stream, shapes[intra_levels:], nets, residual_code, intra_levels, None,
-                               skipped)  # fmt: skip
+                               skipped, scale_offsets)  # fmt: skip
     coarse = [p + r for p, r in zip(prediction[intra_levels:], residuals)]
     if intra_levels == 0:
         if intra_stream:

@@ -208,6 +208,20 @@ def predict_grids(references: list[list[np.ndarray]], fields: list[np.ndarray], 
     return grids
 
 
+def reference_disagreement(references: list[list[np.ndarray]], fields: list[np.ndarray], block: int,
+                           first_level: int = 0) -> list[np.ndarray]:  # fmt: skip
+    """Per level first_level.. (finest first), |w0 - w1| int64 [h, w]: how far the two references' warps
+    disagree at each vertex (zeros for a frame with one reference); where they do, the prediction is unsure."""
+    out = []
+    for level in range(first_level, len(references[0])):
+        if len(references) < 2:
+            out.append(np.zeros(references[0][level].shape, np.int64))
+            continue
+        warps = [warp_grid(grids[level], field, level, block) for grids, field in zip(references, fields)]
+        out.append(np.abs(warps[0] - warps[1]))
+    return out
+
+
 def warp_grid(grid: np.ndarray, motion: np.ndarray, level: int, block: int) -> np.ndarray:
     """The prediction of latent grid `level` (int [h, w]) of the current frame from the reference's: each vertex
     sampled at its pixel position plus its block's vector, bilinear in integers, clamped at the grid's edge.

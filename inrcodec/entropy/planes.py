@@ -16,7 +16,7 @@ import numpy as np
 
 from inrcodec.entropy.ans import ChunkDecoder, ChunkEncoder
 from inrcodec.entropy.context_model import IntegerMlp, context_matrix, padded_grid, pass_positions, table_choice
-from inrcodec.entropy.tables import ALPHABET_HALF, LATENTS_PER_STREAM_BIT, N_TABLES
+from inrcodec.entropy.tables import ALPHABET_HALF, LATENTS_PER_STREAM_BIT, N_FRACTIONS, N_SCALES, N_TABLES
 
 CHUNK_LATENTS = 1 << 16
 
@@ -27,6 +27,11 @@ class ContextNetworks:
 
     first: tuple[IntegerMlp, ...]
     second: tuple[IntegerMlp, ...]
+
+
+def shifted_scales(table: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Table indices int [N] with their scale bins moved by offsets int [N] (clamped to the tables' scales)."""
+    return np.clip(table // N_FRACTIONS + offsets, 0, N_SCALES - 1) * N_FRACTIONS + table % N_FRACTIONS
 
 
 def stable_order(keys: np.ndarray, bound: int) -> np.ndarray:
@@ -75,12 +80,14 @@ def chunk_tables(
 def encode_latents(
     latents: list[np.ndarray], nets: ContextNetworks, rate_code: int, first_level: int = 0,
     coarser: np.ndarray | None = None, skipped: list[np.ndarray] | None = None,
+    scale_offsets: list[np.ndarray] | None = None,
 ) -> tuple[bytes, list[np.ndarray]]:
     """Integer grids (finest first) of the model's levels first_level.. -> (stream, the grids as coded). coarser:
     the padded grid (padded_grid's layout) that the coarsest of them reads as its coarser level, None for the
     model's coarsest level. skipped: bool grids of the same shapes (None: none); a skipped vertex is 0 and codes
     no symbol (the contexts read its 0). A latent further than 255 from its predicted mean is clamped to that
-    range (it would have no symbol); the returned grids say what was coded."""
+    range (it would have no symbol); the returned grids say what was coded. scale_offsets: int grids of the
+    same shapes (None: none), added to each vertex's scale bin after the context model chose its table."""
     coded = [np.asarray(q, dtype=np.int64).copy() for q in latents]
     if skipped is not None:
         for grid, skip in zip(coded, skipped):
@@ -95,6 +102,8 @@ def encode_latents(
         if not rows.size:
             continue  # every vertex of the chunk skipped
         means, table = chunk_tables(nets, around, first_level + level, second, rows, cols, rate_code)
+        if scale_offsets is not None:
+            table = shifted_scales(table, scale_offsets[level][rows, cols])
         values = np.clip(coded[level][rows, cols], means - ALPHABET_HALF, means + ALPHABET_HALF)
         coded[level][rows, cols] = values
         order = stable_order(table, N_TABLES)
@@ -121,12 +130,13 @@ class StreamError(ValueError):
 def decode_latents(
     data: bytes, shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int = 0,
     coarser: np.ndarray | None = None, skipped: list[np.ndarray] | None = None,
+    scale_offsets: list[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
-    """Stream -> integer grids int64 (finest first) of the model's levels first_level.. (coarser, skipped: as
-    for encode_latents). ValueError on a stream too short for its coded latents, or one that is corrupted or
-    truncated (wrong terminator, bytes left over)."""
+    """Stream -> integer grids int64 (finest first) of the model's levels first_level.. (coarser, skipped,
+    scale_offsets: as for encode_latents). ValueError on a stream too short for its coded latents, or one that
+    is corrupted or truncated (wrong terminator, bytes left over)."""
     try:
-        return decode_streams([data], shapes, nets, rate_code, first_level, [coarser], skipped)[0]
+        return decode_streams([data], shapes, nets, rate_code, first_level, [coarser], skipped, scale_offsets)[0]
     except StreamError as exc:
         raise ValueError(str(exc)) from None
 
@@ -134,14 +144,15 @@ def decode_latents(
 def decode_streams(
     streams: list[bytes], shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int,
     coarsers: list[np.ndarray | None], skipped: list[np.ndarray] | None = None,
+    scale_offsets: list[np.ndarray] | None = None,
 ) -> list[list[np.ndarray]]:
     """Several streams of grids of the same shapes (tiles of one size), each with its own coarser grid, decoded
     in lockstep: each chunk's context network runs once for all of them, so many small streams cost about what
     one stream of their latents would. skipped (one stream only): as for encode_latents. -> per stream, its
     grids as decode_latents gives them. StreamError (naming the stream's position) as decode_latents raises
     ValueError."""
-    if skipped is not None and len(streams) != 1:
-        raise ValueError("skipped vertices are for one stream")
+    if (skipped is not None or scale_offsets is not None) and len(streams) != 1:
+        raise ValueError("skipped vertices and scale offsets are for one stream")
     total = sum(h * w for h, w in shapes) - (0 if skipped is None else sum(int(skip.sum()) for skip in skipped))
     decoders = []
     for position, data in enumerate(streams):
@@ -168,6 +179,8 @@ def decode_streams(
                 continue  # every vertex of the chunk skipped
         net = (nets.second if second else nets.first)[first_level + level]
         means, table = table_choice(net(context_matrix(coarse, same, rows, cols, rate_code)))
+        if scale_offsets is not None:
+            table = shifted_scales(table, scale_offsets[level][rows, cols])
         # one stable sort for all streams: by stream, then table, raster order kept among equal tables
         grouping = table + np.repeat(np.arange(len(decoders)) * N_TABLES, rows.size)
         order = stable_order(grouping, len(decoders) * N_TABLES)
