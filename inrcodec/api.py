@@ -98,7 +98,7 @@ def decode_frame(data: FileInput, index: int) -> np.ndarray:
         from inrcodec.video_decoder import VideoDecoder
 
         return VideoDecoder(data).frame(index)
-    from inrcodec.video.codec import decode_frame as decode_v1_frame
+    from inrcodec.video.decoder_v1 import decode_frame as decode_v1_frame
 
     return decode_v1_frame(data, index)
 

@@ -9,10 +9,8 @@ IMAGE_PRESET_STEPS = {"fast": 16, "medium": 90, "slow": 300}
 DEFAULT_PRESET = "medium"
 DEFAULT_QUALITY = 5
 DEFAULT_MODEL = "default"  # the manifest's default model
-# Video (format 1.2, on the v1 field): the model it is coded with, and the fit steps of a group's first frame
-# and of each later frame (a residual from the frame before).
+# Video format 1.2 (decoded only; on the v1 field): the model that inrcodec 0.2 coded it with.
 VIDEO_MODEL = "base-v1"
-VIDEO_PRESET_STEPS = {"fast": (50, 25), "medium": (150, 60), "slow": (400, 150)}
 # Video v2 (format 2.3): (intra frames, predicted frames) refinement steps. Not yet tuned by measurement: the
 # intra frames take the image presets' steps, the predicted frames fewer (they start from their prediction).
 CLIP_PRESET_STEPS = {"fast": (16, 16), "medium": (90, 30), "slow": (300, 90)}

@@ -185,7 +185,7 @@ def test_a_clip_without_pyav_is_one_line_naming_the_video_extra(tmp_path, monkey
     clip = tmp_path / "clip.y4m"
     clip.write_bytes(b"YUV4MPEG2 W4 H4 F25:1 C420jpeg\nFRAME\n" + bytes(24))
     monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
-    for module in ("inrcodec.media.video", "inrcodec.video.codec"):
+    for module in ("inrcodec.media.video", "inrcodec.video.clip_v2"):
         monkeypatch.delitem(sys.modules, module, raising=False)
     result = invoke("encode", clip, "-o", tmp_path / "clip.inr")
     assert result.exit_code == 1 and not (tmp_path / "clip.inr").exists()

@@ -1,7 +1,4 @@
-"""The `meta-train` command's training data and errors, and `meta-train --video-from` (inrcodec.train.video) on a few
-tiny images: it writes a registered video model that loads, and it refuses bad data folders in one line."""
-
-import json
+"""The `meta-train` command's training data, and its refusal of bad data folders in one line."""
 
 import numpy as np
 import pytest
@@ -9,7 +6,6 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from inrcodec import cli
-from inrcodec.model import registry as models
 from inrcodec.errors import InrCodecError
 from inrcodec.train.data import find_images
 
@@ -42,34 +38,11 @@ def test_bad_data_folders_are_refused(tmp_path):
         find_images([tmp_path])
 
 
-def test_video_meta_train_command_ships_a_video_model(image_dir, tmp_path, monkeypatch):
-    out = tmp_path / "models" / "tiny-video"
-    result = runner.invoke(
-        cli.app,
-        ["meta-train", "--data", str(image_dir), "--out", str(out), "--video-from", "base-v1", "--steps", "1",
-         "--batch", "1", "--device", "cpu"],
-    )
-    assert result.exit_code == 0, result.output
-    assert (out / "model.safetensors").exists() and (out / "video_train_log.jsonl").exists()
-    card = (out / "CARD.md").read_text()
-    assert "--video-from base-v1" in card and "`base-v1`" in card and "Wall time" in card
-    log = [json.loads(line) for line in (out / "video_train_log.jsonl").read_text().splitlines()]
-    assert [row["step"] for row in log] == [1] and np.isfinite(log[0]["loss"])
-    monkeypatch.setenv(models.MODELS_ENV, str(tmp_path / "models"))
-    entry = models.resolve("tiny-video")
-    assert entry.sha256 == models.file_sha256(out / "model.safetensors")
-    from inrcodec.video.v1.model import load_model
-
-    loaded = load_model("tiny-video")
-    assert loaded.model.config.video_meta_steps > 0
-
-
 def test_meta_train_command_errors_are_one_line(tmp_path):
     result = runner.invoke(cli.app, ["meta-train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "m")])
     assert result.exit_code == 1
     assert "does not exist" in result.output and "Traceback" not in result.output
     result = runner.invoke(
-        cli.app, ["meta-train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--video-from", "base-v1",
-                  "--device", "cpu"],
+        cli.app, ["meta-train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--device", "cpu"],
     )
     assert result.exit_code == 1 and "no images found" in result.output and "Traceback" not in result.output

@@ -66,14 +66,6 @@ def meta_train(
     default: Annotated[bool, typer.Option("--default/--no-default", help="Make it the manifest's default model.")] = True,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from --out/checkpoint.pt.")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
-    video: Annotated[
-        Optional[str],
-        typer.Option(
-            "--video-from",
-            help="Train a video model instead: extend this installed image model (frozen) with the residual step "
-            "sizes and rate scales, on synthetic clips made from the --data photos. --steps and --batch apply.",
-        ),
-    ] = None,
 ) -> None:
     """Train the shared image model and the analysis network.
 
@@ -82,7 +74,6 @@ def meta_train(
     Trains on random crops of the images under --data with the rate-distortion loss over the whole quality
     range, checkpoints every 3 minutes (--resume continues, also with a changed --steps), and writes
     model.safetensors, CARD.md and train_log.jsonl to --out.
-    With --video-from MODEL, trains what video frames coded as residuals need on top of MODEL (no checkpoints).
     Train only on images you will not evaluate on.
     """
     with command_errors():
@@ -94,9 +85,6 @@ def meta_train(
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device not in ("cpu", "cuda") or (device == "cuda" and not torch.cuda.is_available()):
             raise InrCodecError(f"device {device!r} is not available (use auto, cpu or cuda)")
-        if video is not None:
-            train_video_model(data, out, video, steps, batch, seed, model_id, device)
-            return
         torch.set_default_device(device)
         from inrcodec.train import image as train_image
 
@@ -113,32 +101,6 @@ def meta_train(
         card = train_image.training_card(name, settings, data, n_images, hardware.describe(device), final, steps)
         weights = train_image.export_model(model, out, name, card, default)
     typer.echo(f"{weights}: model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min of training)")
-
-
-def train_video_model(
-    data: list[Path], out: Path, base_id: str, steps: int, batch: int, seed: int, model_id: str | None, device: str
-) -> None:
-    """`meta-train --video-from`: learn a video model on top of an installed v1 image model (train/video.py)."""
-    from inrcodec import hardware
-    from inrcodec.train import video as video_meta
-    from inrcodec.video.v1.model import load_model
-
-    if device != "cpu":
-        raise InrCodecError("video meta-training runs on the CPU only (use --device cpu)")
-    base = load_model(base_id)
-    settings = video_meta.VideoTrainSettings(steps=steps, batch=batch, seed=seed)
-    name = model_id or out.name
-    command = " ".join(
-        ["inrcodec meta-train", *(f"--data {d}" for d in data), f"--out {out}", f"--video-from {base_id}",
-         f"--steps {steps}", f"--batch {batch}", f"--seed {seed}", "--no-default", "--device cpu"]
-    )
-    with training_progress(steps) as on_step:
-        model, final, n_images = video_meta.train_video(data, out, base.model, settings, progress=on_step)
-    card = video_meta.video_training_card(
-        name, base.entry.id, settings, data, n_images, command, hardware.describe("cpu"), final
-    )
-    weights = video_meta.export_model(model, out, name, card, default=False)
-    typer.echo(f"{weights}: video model {name!r} after {steps} steps ({final['seconds'] / 60:.1f} min)")
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """The video side of `inrcodec encode`, `decode` and `info`: which inputs are clips, and the commands' bodies.
 
 cli/codec.py decides image or video and calls these; the work is in video/clip_v2.py (format 2.3; format 1.2 files
-are still decoded by video/codec.py), video_decoder.py and media/video.py.
+are still decoded by video/decoder_v1.py), video_decoder.py and media/video.py.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def decode_clip(data: bytes, output: Path, frame: int | None) -> dict:
         one = decoder.frame
         everything = decoder.frames_in_order
     else:
-        from inrcodec.video.codec import decode_frame, decode_video, file_fps
+        from inrcodec.video.decoder_v1 import decode_frame, decode_video, file_fps
         from inrcodec.video.file import VideoFile
 
         header = VideoFile.from_bytes(data)

@@ -1,6 +1,6 @@
 """Rate-distortion of video codecs over one clip, behind `inrcodec rd-curve --video PATH`.
 
-Codecs: inrcodec's video codec (video.codec.encode_video / decode_video), inrcodec's image codec frame by frame
+Codecs: inrcodec's video codec (video.clip_v2.encode_clip_v2 / video_decoder), inrcodec's image codec frame by frame
 (api.encode_image / decode_image), and x264 / x265 live through PyAV, each at several quality points. Every rate
 comes from the encoded bytes and every distortion from decoded 8-bit frames compared with source frame i,
 streamed: the source is opened afresh (open_video) for each pass and one frame is held at a time. Colour for

@@ -1,5 +1,4 @@
-"""A v1 grid in the file: the FELD section's field record, the LEVEL records' geometry, and the entropy coding of
-a grid's planes with the row contexts (a video group's first frame).
+"""A v1 grid in the file: the FELD section's field record and the LEVEL records' geometry.
 
 Integers and records only: no network. The geometry read back from LEVEL records is checked against the frame
 size, so a damaged header cannot make the renderer read outside a level.
@@ -7,12 +6,7 @@ size, so a damaged header cannot make the renderer read outside a level.
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-
 from inrcodec.errors import BitstreamError
-from inrcodec.video.v1 import context
-from inrcodec.video.v1 import groups as entropy
 from inrcodec.video.v1.grid import GridConfig, LevelGeometry, coded_extent, level_table_size
 from inrcodec.video.v1.mlp import MlpConfig
 
@@ -32,46 +26,6 @@ def field_config_record(grid: GridConfig, mlp: MlpConfig, pixels_per_unit: int) 
         "mlp_activation": 0,
         "out_channels": mlp.out_channels,
     }
-
-
-def code_levels(
-    encoder: entropy.SymbolEncoder, levels: list[LevelGeometry], grid_symbols: list[torch.Tensor], step_indices: list[int]
-) -> list[dict]:
-    """Add every grid level's symbols (int, [ey, ex, F] or [size, F]) to the stream -> the LEVEL records."""
-    records = []
-    parent = None
-    for level, symbols, step_index in zip(levels, grid_symbols, step_indices):
-        planes = symbols.to(torch.int32).numpy()
-        tables = []
-        for feature in range(planes.shape[-1]):
-            plane = planes[..., feature] if level.dense else planes[:, feature][None]
-            plane_parent = parent[..., feature] if (parent is not None and level.dense) else None
-            tables += code_plane(encoder, plane, plane_parent)
-        parent = planes if level.dense else None
-        extent = level.extent if level.dense else (0, 0)
-        records.append(
-            {
-                "scale": level.scale,
-                "res": level.res,
-                "extent_x": extent[0],
-                "extent_y": extent[1],
-                "quant_step": step_index,
-                "tables": tables,
-            }
-        )
-    return records
-
-
-def code_plane(encoder: entropy.SymbolEncoder, plane: np.ndarray, parent: np.ndarray | None) -> list[int]:
-    """Add a grid plane int32 [H, W] to the stream with context modelling; -> its N_CONTEXTS table indices.
-
-    A hashed level is passed as one row without parent, which puts every entry in context 0.
-    """
-    contexts = context.context_map(plane, parent)
-    tables = [entropy.best_group(plane[contexts == c]).table_index for c in range(context.N_CONTEXTS)]
-    for symbols, ctx in context.plane_chunks(plane, parent):
-        encoder.add(symbols, tables[ctx])
-    return tables
 
 
 def grid_config_from_header(fc: dict) -> GridConfig:

@@ -25,11 +25,45 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from inrcodec.video.v1.analysis import linear_mlp_init
 from inrcodec.video.v1.context import N_CONTEXTS
 from inrcodec.video.v1.grid import GridConfig, level_scales
 from inrcodec.video.v1.mlp import Mlp, MlpConfig
-from inrcodec.video.v1.quant import initial_log_scale
+
+# JPEG (full-range BT.601) YCbCr; rows map RGB in [0, 1] to (Y - 1/2, Cb, Cr).
+RGB_TO_YCC = torch.tensor(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=torch.float32
+)
+YCC_TO_RGB = torch.linalg.inv(RGB_TO_YCC)
+N_COLOUR = 3
+
+
+def linear_mlp_init(mlp: Mlp, n_levels: int, gain: float) -> None:
+    """MLP weights so that output = YCC_TO_RGB @ (gain * sum over levels of features) + (1/2, 0, 0) mapped.
+
+    Needs 3 features per level and hidden layers at least 6 wide; the other hidden units keep 1 % of their
+    random weights."""
+    layers = mlp.layers
+    for layer in layers:
+        layer.weight.mul_(0.01)
+        layer.bias.zero_()
+    first = layers[0].weight
+    first[: 2 * N_COLOUR].zero_()
+    for level in range(n_levels):
+        for colour in range(N_COLOUR):
+            first[colour, level * N_COLOUR + colour] = gain
+            first[N_COLOUR + colour, level * N_COLOUR + colour] = -gain
+    for layer in layers[1:-1]:
+        layer.weight[: 2 * N_COLOUR].zero_()
+        layer.weight[:, : 2 * N_COLOUR].zero_()
+        layer.weight[: 2 * N_COLOUR, : 2 * N_COLOUR] = torch.eye(2 * N_COLOUR)
+    last = layers[-1]
+    last.weight[:, : 2 * N_COLOUR] = torch.cat([YCC_TO_RGB, -YCC_TO_RGB], dim=1)
+    last.bias.copy_(YCC_TO_RGB @ torch.tensor([0.5, 0.0, 0.0]))
+
+
+def initial_log_scale() -> float:
+    return math.log(0.5)
+
 
 N_COLOUR = 3
 PREDICTOR_KERNEL = 3
@@ -82,8 +116,7 @@ REFERENCE_LAMBDA = 1e-3
 
 
 class MetaModel(nn.Module):
-    """The shared parameters; see the module docstring. Construct, then `from_tensors` (a video model in training:
-    `train.video.video_model_from`)."""
+    """The shared parameters; see the module docstring. Construct, then `from_tensors`."""
 
     def __init__(self, config: MetaConfig):
         super().__init__()
