@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 # every level a residual, no intra or skipped blocks (the first measurement)
-V1 = {"intra_levels": (0,), "intra_bias": None, "skip_blocks": False, "motion_rate": 0.0}
+V1 = {"intra_levels": (0,), "intra_bias": None, "skip_blocks": False, "motion_rate": 0.0, "scale_offsets": False}
 VARIANTS = {
     "ippp": {"structure": "ippp", **V1},
     "hierarchical": V1,
@@ -33,25 +33,28 @@ VARIANTS = {
     # the finest levels intra where the start codes in fewer bytes that way
     "offset60_layer1.25_intralevels": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
                                        "intra_levels": (0, 1, 2), "intra_choice": "start", "skip_blocks": False,
-                                       "motion_rate": 0.0},
+                                       "motion_rate": 0.0, "scale_offsets": False},
     "offset60_layer1.25_intralevels_intrablocks": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": 1.0,
                                                    "intra_levels": (0, 1, 2), "intra_choice": "start",
-                                                   "skip_blocks": False, "motion_rate": 0.0},
+                                                   "skip_blocks": False, "motion_rate": 0.0, "scale_offsets": False},
     # the finest level intra or not, whichever refines to the lower MSE + lam bpp (the encoder's default)
     "offset60_layer1.25_intra_refined": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
                                          "intra_levels": (0, 1), "intra_choice": "refined", "skip_blocks": False,
-                                         "motion_rate": 0.0},
+                                         "motion_rate": 0.0, "scale_offsets": False},
     # and blocks whose refined residual is 0 skipped (their zeros not coded): the encoder's default
     "offset60_layer1.25_intra_refined_skip": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
-                                              "intra_levels": (0, 1), "intra_choice": "refined", "motion_rate": 0.0},
+                                              "intra_levels": (0, 1), "intra_choice": "refined", "motion_rate": 0.0, "scale_offsets": False},
     # and rate-constrained motion search: a vector's bits weighed against the SAD it saves (2: the encoder's default)
     **{f"skip_motionrate{k}": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
-                               "intra_levels": (0, 1), "intra_choice": "refined", "motion_rate": k}
-       for k in (0.5, 1, 2, 4)},
+                               "intra_levels": (0, 1), "intra_choice": "refined", "motion_rate": k,
+                               "scale_offsets": False} for k in (0.5, 1, 2, 4)},
     # whole-pixel motion: the finest latent grid moved without interpolation
     **{f"skip_motionrate{k}_wholepel": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
                                         "intra_levels": (0, 1), "intra_choice": "refined", "motion_rate": k,
-                                        "half_pel": False} for k in (0, 1, 2)},
+                                        "half_pel": False, "scale_offsets": False} for k in (0, 1, 2)},
+    # and the residual's scale offsets by temporal bucket (format 2.4): the encoder's default
+    "skip_motionrate2_offsets": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
+                                 "intra_levels": (0, 1), "intra_choice": "refined", "motion_rate": 2},
 }
 
 

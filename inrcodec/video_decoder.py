@@ -1,4 +1,4 @@
-"""The v2 video decoder (format 2.3, SPEC.md section 10): any frame alone, or the whole clip.
+"""The v2 video decoder (formats 2.3 and 2.4, SPEC.md section 10): any frame alone, or the whole clip.
 
 A frame's integer latents come from its own streams and its references' latents (an intra frame's from its
 own alone), so decoding frame k entropy-decodes its reference chain, O(log group) frames, and renders one.
@@ -16,8 +16,8 @@ from inrcodec.bitstream.container import read_container
 from inrcodec.bitstream.image_v2 import DEFAULT_MAX_PIXELS
 from inrcodec.bitstream.video_v2 import KIND_INTRA, KIND_LETTERS, VideoFile, parse_video
 from inrcodec.decoder import file_version, model_for
-from inrcodec.entropy.inter import decode_inter
-from inrcodec.entropy.motion import BLOCK, decode_motion, predict_grids
+from inrcodec.entropy.inter import decode_inter, scale_offset_grids, temporal_buckets
+from inrcodec.entropy.motion import BLOCK, decode_motion, predict_grids, reference_disagreement
 from inrcodec.entropy.planes import decode_latents
 from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.field.synthesis import render, to_uint8
@@ -66,9 +66,15 @@ class VideoDecoder:
             if frame.kind == KIND_INTRA:
                 return decode_latents(latents, self.shapes, nets, rate_code)
             fields, modes, skip = decode_motion(motion, self.blocks, count=len(frame.references))
-            prediction = predict_grids([decoded[r] for r in frame.references], fields, modes, BLOCK)
+            references = [decoded[r] for r in frame.references]
+            prediction = predict_grids(references, fields, modes, BLOCK)
+            offsets = None
+            if frame.scale_offsets is not None:
+                disagreement = reference_disagreement(references, fields, BLOCK, frame.intra_levels)
+                offsets = scale_offset_grids(temporal_buckets(disagreement, modes, frame.intra_levels),
+                                             np.array(frame.scale_offsets))  # fmt: skip
             return decode_inter(latents, intra, prediction, nets, rate_code, frame.residual_code, frame.intra_levels,
-                                skip)  # fmt: skip
+                                skip, offsets)  # fmt: skip
         except ValueError as exc:
             raise BitstreamError(f"frame {frame.index} ({KIND_LETTERS[frame.kind]}): {exc}") from None
 
@@ -126,7 +132,9 @@ def describe_video(data: bytes) -> dict:
     major, minor = file_version(data)
     frames = [{"index": f.index, "kind": KIND_LETTERS[f.kind], "references": list(f.references),
                "intra_levels": f.intra_levels, "residual_code": f.residual_code, "bytes": sum(f.lengths),
-               "motion_bytes": f.lengths[0]} for f in file.frames]  # fmt: skip
+               "motion_bytes": f.lengths[0],
+               "scale_offsets": None if f.scale_offsets is None else list(f.scale_offsets)}
+              for f in file.frames]  # fmt: skip
     return {
         "kind": "video", "format_version": f"{major}.{minor}", "file_bytes": len(data),
         "bpp": len(data) * 8 / (file.width * file.height * len(file.frames)),

@@ -75,7 +75,8 @@ def parse_container(data: bytes) -> dict:
     for tag in list(sections):
         if 0x61 <= tag[0] <= 0x7A:
             del sections[tag]  # ancillary
-        elif tag not in ((b"HEAD", b"DATA", b"CLIP", b"FRMS") if video else (b"HEAD", b"DATA", b"MODU", b"TILE", b"HALO")):
+        elif tag not in ((b"HEAD", b"DATA", b"CLIP", b"FRMS", b"TOFS") if video else
+                         (b"HEAD", b"DATA", b"MODU", b"TILE", b"HALO")):  # fmt: skip
             raise Invalid(f"unknown critical section {tag!r}")
     if b"MODU" in sections and minor < 1:
         raise Invalid("MODU in a 2.0 file")
@@ -306,10 +307,12 @@ def decode_latents(head: dict, data: bytes, model: dict, cdfs: CdfCache) -> list
     return decode_stream(data, dict(enumerate(sizes)), model, cdfs, head["rate_code"])
 
 
-def decode_stream(data: bytes, sizes: dict, model: dict, cdfs: CdfCache, t: int, outer=None, skipped=None) -> list:
+def decode_stream(data: bytes, sizes: dict, model: dict, cdfs: CdfCache, t: int, outer=None, skipped=None,
+                  moved=None) -> list:  # fmt: skip
     """One ANS stream coding the levels in `sizes` (level -> (h, w)), coarsest first. outer: the zero-padded
     coarser grid that the coarsest of them reads (section 6.2, a tile's level K-1), else None. skipped: level ->
-    bool grid of vertices that are 0 and code nothing (a video's skipped blocks, section 10.2), else None."""
+    bool grid of vertices that are 0 and code nothing (a video's skipped blocks, section 10.2), else None.
+    moved: level -> int grid added to each vertex's scale bin (a video's scale offsets, section 10.5), else None."""
     total = sum(h * w for h, w in sizes.values()) - sum(int(g.sum()) for g in (skipped or {}).values())
     if len(data) == 0 or len(data) % 4:
         raise Invalid("DATA length")
@@ -348,6 +351,8 @@ def decode_stream(data: bytes, sizes: dict, model: dict, cdfs: CdfCache, t: int,
                 m = (mu + 128) >> 8
                 f = (mu + 128 - 256 * m) >> 5
                 k = np.clip((s + 768 + 16) // 32, 0, 63)
+                if moved is not None:
+                    k = np.clip(k + moved[level][ci, cj], 0, 63)
                 table = 8 * k + f
                 assert np.all((f >= 0) & (f <= 7))
                 order = np.argsort(table, kind="stable")

@@ -1,4 +1,4 @@
-"""Format 2.3 video: a clip round-trips through real bytes, any frame decodes alone from its reference chain and
+"""Format 2.3 and 2.4 video: a clip round-trips through real bytes, any frame decodes alone from its reference chain and
 equals the whole clip's decode, and damaged or inconsistent files are refused with one line."""
 
 import struct
@@ -65,6 +65,52 @@ def test_a_clip_round_trips_and_any_frame_decodes_alone(coded_clip):
     assert len(data) == sum(f.size for f in coded) + framing  # the streams and nothing else
     with pytest.raises(InrCodecError, match="frame 6 is not in the clip"):
         decoder.frame(6)
+
+
+def _offsets_vector() -> bytes:
+    from pathlib import Path
+
+    vectors = Path(__file__).resolve().parent.parent / "bitstream" / "vectors" / "video-v2"
+    return (vectors / "synthetic_offsets_56x40.inr").read_bytes()
+
+
+def test_scale_offsets_round_trip_through_the_file():
+    data = _offsets_vector()
+    file = parse_video(data)
+    assert [f.scale_offsets is not None for f in file.frames] == [False, True, True, False, True]
+    assert file.to_bytes() == data and data[4:6] == bytes([2, 4])  # written back as read, as 2.4
+    plain = file.__class__(**{**file.__dict__, "frames": tuple(FrameEntry(**{**f.__dict__, "scale_offsets": None})
+                                                               for f in file.frames)})  # fmt: skip
+    assert plain.to_bytes()[4:6] == bytes([2, 3]) and b"TOFS" not in plain.to_bytes()  # the lowest minor
+
+
+def _with_tofs(data, tofs, minor=4):
+    sections = _sections(data)
+    sections[b"TOFS"] = tofs
+    return write_container(list(sections.items()), major=2, minor=minor)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: bytes([2]) + t[1:], "a TOFS flag of 2"),  # the I-frame's flag
+    (lambda t: bytes([1]) + bytes(20) + t[1:], "a TOFS flag of 1"),  # offsets for the I-frame
+    (lambda t: t[:2] + bytes([17]) + t[3:], "beyond"),  # P4's first offset
+    (lambda t: t[:2] + bytes([256 - 17]) + t[3:], "beyond"),
+    (lambda t: t[:-1], "ends inside"),
+    (lambda t: t[:1], "ends before"),
+    (lambda t: t + b"\0", "after the last frame"),
+])  # fmt: skip
+def test_bad_scale_offsets_are_refused_with_one_line(edit, message):
+    data = _offsets_vector()
+    damaged = _with_tofs(data, edit(_sections(data)[b"TOFS"]))
+    with pytest.raises(BitstreamError, match=message) as error:
+        parse_video(damaged)
+    assert "\n" not in str(error.value)
+
+
+def test_scale_offsets_in_a_2_3_file_are_refused():
+    data = _offsets_vector()
+    with pytest.raises(BitstreamError, match="minor version below 4"):
+        parse_video(_with_tofs(data, _sections(data)[b"TOFS"], minor=3))
 
 
 def test_intra_levels_round_trip_through_the_file(v2_model):

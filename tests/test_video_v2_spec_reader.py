@@ -1,10 +1,10 @@
-"""An independent reading of bitstream/SPEC.md section 10 (format 2.3 video): decode the video vectors of
+"""An independent reading of bitstream/SPEC.md section 10 (format 2.3 and 2.4 video): decode the video vectors of
 bitstream/vectors/video-v2/ from the text alone and check them against expected.json and the reference PNGs.
 
 The container, HEAD, the latents' streams, the rANS decoder and the rendering come from the independent image
 reader (tests/test_v2_spec_reader.py, which uses nothing of inrcodec); CLIP, FRMS, the motion stream, the
-integer warp, the block modes and the intra levels are written out here from section 10. Nothing here comes
-from inrcodec's decoder, entropy or motion code.
+integer warp, the block modes, the intra levels and the scale offsets are written out here from section 10.
+Nothing here comes from inrcodec's decoder, entropy or motion code.
 """
 
 import hashlib
@@ -157,14 +157,39 @@ def block_of(level: int, i: int, j: int, rows: int, cols: int) -> tuple[int, int
     return by, bx
 
 
+def parse_offsets(payload: bytes, frames: list[dict]) -> None:
+    """Section 10.5: each frame's offsets (None without) into frame["offsets"]."""
+    pos = 0
+    for frame in frames:
+        if pos >= len(payload):
+            raise Invalid("TOFS too short")
+        flag, pos = payload[pos], pos + 1
+        frame["offsets"] = None
+        if flag == 1 and frame["kind"] != 0 and pos + 20 <= len(payload):
+            frame["offsets"] = struct.unpack_from("<20b", payload, pos)
+            pos += 20
+            if any(abs(o) > 16 for o in frame["offsets"]):
+                raise Invalid("offset out of range")
+        elif flag != 0:
+            raise Invalid("TOFS flag")
+    if pos != len(payload):
+        raise Invalid("TOFS length")
+
+
 def decode_video(data: bytes, model: dict, cdfs: CdfCache):
     container = parse_container(data)
     sections = container["sections"]
-    assert (container["major"], container["minor"]) == (2, 3)
+    assert (container["major"], container["minor"]) in ((2, 3), (2, 4))
     head = parse_head(sections[b"HEAD"])
     if head["channels"] != 3:
         raise Invalid("a video is RGB")
     clip, frames = parse_frames(sections, head["n_levels"])
+    for frame in frames:
+        frame["offsets"] = None
+    if b"TOFS" in sections:
+        if container["minor"] < 4:
+            raise Invalid("TOFS before 2.4")
+        parse_offsets(sections[b"TOFS"], frames)
     sizes = grid_sizes(head["height"], head["width"], head["n_levels"])
     rows, cols = -(-head["height"] // 16), -(-head["width"] // 16)
     t, levels = head["rate_code"], head["n_levels"]
@@ -179,10 +204,18 @@ def decode_video(data: bytes, model: dict, cdfs: CdfCache):
         modes, skips, fields = decode_motion(motion, rows, cols, frame["kind"] == 2, cdfs)
         references = [decoded[r] for r in frame["references"]]
         k = frame["K"]
-        prediction = []
+        prediction, moved = [], {}
         for level in range(levels):
             warped = [warp(ref[level], f, level, rows, cols) for ref, f in zip(references, fields)]
             p = np.zeros(sizes[level], np.int64)
+            if frame["offsets"] is not None and level >= frame["K"]:
+                apart = np.abs(warped[0] - warped[-1])  # 0 in a P-frame
+                moved[level] = np.zeros(sizes[level], np.int64)
+                for i in range(sizes[level][0]):
+                    for j in range(sizes[level][1]):
+                        by, bx = block_of(level, i, j, rows, cols)
+                        b = min(bitlength(int(apart[i, j])), 4) + 5 * (modes[by][bx] != BOTH) + 10 * (level > 0)
+                        moved[level][i, j] = frame["offsets"][b]
             for i in range(sizes[level][0]):
                 for j in range(sizes[level][1]):
                     by, bx = block_of(level, i, j, rows, cols)
@@ -203,7 +236,7 @@ def decode_video(data: bytes, model: dict, cdfs: CdfCache):
                     grid[i, j] = skips[by][bx] == 1
             skipped[level] = grid
         residuals = decode_stream(latents, {level: sizes[level] for level in range(k, levels)}, model, cdfs,
-                                  frame["t_r"], skipped=skipped)  # fmt: skip
+                                  frame["t_r"], skipped=skipped, moved=moved or None)  # fmt: skip
         q = [None] * k + [prediction[level] + r for level, r in zip(range(k, levels), residuals)]
         if k:
             fine = decode_stream(intra, {level: sizes[level] for level in range(k)}, model, cdfs, t,

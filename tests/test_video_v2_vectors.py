@@ -1,4 +1,4 @@
-"""Format 2.3 video conformance vectors (bitstream/vectors/video-v2/): the reference decoder reproduces their
+"""Format 2.3 and 2.4 video conformance vectors (bitstream/vectors/video-v2/): the reference decoder reproduces their
 latents bit for bit and their frames within SPEC.md section 8's tolerance, and they exercise every frame kind,
 block mode and intra level count they claim.
 
@@ -37,18 +37,22 @@ def _pan(count, height, width, seed):
     return [base[2 * t : 2 * t + height, 3 * t : 3 * t + width].astype(np.uint8) for t in range(count)]
 
 
-def synthetic_clip(entry) -> bytes:
+def synthetic_clip(entry, offsets: bool = False) -> bytes:
     """Five 56x40 frames coded without an encoder, to reach what an encoder rarely writes: I0, P4 (intra blocks,
     one intra level), B2 (every block mode, odd half-pel vectors), B1 (two intra levels), B3, skipped blocks in
-    each; seeded latents, motion and residuals coded with the entropy functions."""
+    each; seeded latents, motion and residuals coded with the entropy functions. offsets: P4, B2 and B3 code
+    seeded residual scale offsets (format 2.4, SPEC 10.5; -16 and 16 among them), B1 none."""
     from inrcodec.bitstream.video_v2 import FrameEntry, VideoFile
-    from inrcodec.entropy.inter import encode_inter
-    from inrcodec.entropy.motion import BOTH, FUTURE, INTRA, PAST, encode_motion, predict_grids
+    from inrcodec.entropy.inter import encode_inter, scale_offset_grids, temporal_buckets
+    from inrcodec.entropy.motion import (
+        BOTH, FUTURE, INTRA, PAST, decode_motion, encode_motion, predict_grids, reference_disagreement,
+    )  # fmt: skip
     from inrcodec.entropy.planes import encode_latents
     from inrcodec.model.config import level_shape
     from inrcodec.model.shared import load_shared
 
     rng = np.random.default_rng(2026)
+    offsets_rng = np.random.default_rng(24)  # apart, so that the 2.3 vector's draws stay what they were
     nets = load_shared(entry).contexts
     shapes = [level_shape(40, 56, level) for level in range(7)]
     rate_code, blocks = 150, (3, 4)
@@ -78,10 +82,19 @@ def synthetic_clip(entry) -> bytes:
         skip.flat[np.flatnonzero(modes != INTRA)[-1]] = True  # at least one skipped block in every frame
         motion = encode_motion(*fields, modes=modes, skip=skip)
         residual_code = rate_code - 40
-        residual, intra, coded = encode_inter(target, prediction, nets, rate_code, residual_code, intra_levels, skip)
+        chosen, grids = None, None
+        if offsets and index != 1:
+            chosen = offsets_rng.integers(-16, 17, size=20)
+            chosen[:2] = (-16, 16)
+            decoded_fields = decode_motion(motion, blocks, len(references))[0]  # unread vectors: their prediction
+            disagreement = reference_disagreement([latents[r] for r in references], decoded_fields, 16, intra_levels)
+            grids = scale_offset_grids(temporal_buckets(disagreement, modes, intra_levels), chosen)
+        residual, intra, coded = encode_inter(target, prediction, nets, rate_code, residual_code, intra_levels, skip,
+                                              grids)  # fmt: skip
         kind = len(references)
         frames.append(FrameEntry(index, kind, references, residual_code, intra_levels,
-                                 (len(motion), len(residual), len(intra))))  # fmt: skip
+                                 (len(motion), len(residual), len(intra)),
+                                 None if chosen is None else tuple(int(o) for o in chosen)))  # fmt: skip
         latents[index], payload = coded, payload + motion + residual + intra
     return VideoFile(56, 40, rate_code, 7, entry.id, bytes.fromhex(entry.sha256), (25, 1), 4, tuple(frames),
                      payload).to_bytes()  # fmt: skip
@@ -98,6 +111,8 @@ def encoded_clip(entry) -> bytes:
 VECTORS = {
     "synthetic_56x40": (synthetic_clip, "seeded latents, motion and residuals coded with the entropy functions "
                                         "(synthetic_clip in this file), without an encoder"),
+    "synthetic_offsets_56x40": (lambda entry: synthetic_clip(entry, offsets=True),
+                                "synthetic_56x40 with seeded residual scale offsets in P4, B2 and B3 (format 2.4)"),
     "encoded_48x32": (encoded_clip, "inrcodec.encoder.clip.encode_clip of a seeded 6-frame pan, groups of 4, "
                                     "2 steps, model vectors-v2 (encoded_clip in this file)"),
 }
@@ -133,6 +148,7 @@ def regenerate():
             "width": file.width, "height": file.height, "frames": len(file.frames), "rate_code": file.rate_code,
             "coding_order": [f"{'IPB'[f.kind]}{f.index}" for f in file.frames],
             "intra_levels": [f.intra_levels for f in file.frames],
+            "scale_offsets": [f.scale_offsets is not None for f in file.frames],
             "latents_sha256": latents_sha256(latents),
             "decoded_sha256": hashlib.sha256(pixels.tobytes()).hexdigest(),
         }  # fmt: skip
@@ -180,5 +196,27 @@ def test_the_video_vectors_exercise_what_they_claim(expected, vector_models):
         assert skip.any() and not skip.all()
         assert any((f % 2).any() and (f < 0).any() for f in fields)  # half-pel and negative vectors
     assert seen == {-1, 0, 1, 2}  # PAST, BOTH, FUTURE, INTRA
+    data = (ROOT / "synthetic_offsets_56x40.inr").read_bytes()
+    offsets = parse_video(data)
+    assert data[4:6] == bytes([2, 4]) and (ROOT / "synthetic_56x40.inr").read_bytes()[4:6] == bytes([2, 3])
+    assert [f.scale_offsets is not None for f in offsets.frames] == [False, True, True, False, True]
+    assert {-16, 16} <= {o for f in offsets.frames if f.scale_offsets for o in f.scale_offsets}
+    assert offsets.frames[1].lengths != synthetic.file.frames[1].lengths  # the offsets changed the stream
     encoded = expected["vectors"]["encoded_48x32"]
     assert encoded["coding_order"] == ["I0", "I4", "B2", "B1", "B3", "P5"]
+
+
+def test_the_encoder_writes_scale_offsets_that_decode_to_its_latents(vector_models):
+    from inrcodec.encoder.clip import ClipSettings, clip_file, encode_clip
+    from inrcodec.model.registry import resolve
+    from inrcodec.video_decoder import VideoDecoder
+
+    entry = resolve("vectors-v2")
+    settings = ClipSettings(lam=3e-3, intra_steps=2, inter_steps=2, group=4, residual_offset=40, intra_levels=(0, 1))
+    coded = encode_clip(_pan(6, 32, 48, seed=5), entry, settings)
+    decoder = VideoDecoder(clip_file(coded, entry, (30, 1), settings.group))
+    assert any(f.scale_offsets is not None for f in coded)
+    for frame in coded:
+        assert all(np.array_equal(a, b) for a, b in zip(decoder.latents(frame.plan.index), frame.latents))
+    plain = encode_clip(_pan(6, 32, 48, seed=5), entry, ClipSettings(**{**settings.__dict__, "scale_offsets": False}))
+    assert sum(f.size for f in coded) < sum(f.size for f in plain)

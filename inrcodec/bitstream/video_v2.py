@@ -1,4 +1,4 @@
-"""Syntax of a format 2.3 video file (SPEC.md section 10): sections HEAD, CLIP, FRMS and DATA.
+"""Syntax of a format 2.3 / 2.4 video file (SPEC.md section 10): sections HEAD, CLIP, FRMS, DATA and, in 2.4, TOFS.
 
 HEAD: as an image's (frame width and height, channels 3, the clip's rate code, the model).
 CLIP: frame_count u32, fps_num u32, fps_den u32, group u16 (frames per group, informative).
@@ -6,12 +6,14 @@ FRMS: frame_count FRAME records in coding order: the frame's display index, its 
 references (display indices of frames coded before it; unused ones 0), the residual's context rate code (0 for
 an intra frame), the
 count of finest levels coded intra, and the byte lengths of its three streams (motion, latents or residual,
-intra levels). DATA: every frame's streams in coding order, each frame's in that order. Knows bytes only.
+intra levels). DATA: every frame's streams in coding order, each frame's in that order. TOFS (optional, minor
+4): per frame in coding order a flag, and after a 1 the frame's residual scale offsets (SPEC 10.5). Knows bytes
+only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inrcodec.bitstream.container import read_container, write_container
 from inrcodec.bitstream.image_v2 import (
@@ -21,8 +23,11 @@ from inrcodec.bitstream.syntax import Field, Record
 from inrcodec.errors import BitstreamError
 
 FORMAT = (2, 3)
-TAG_CLIP, TAG_FRAMES = VIDEO_TAG, FRAMES_TAG
-KNOWN_TAGS = frozenset({TAG_HEAD, TAG_CLIP, TAG_FRAMES, TAG_DATA})
+OFFSETS_FORMAT = (2, 4)  # the minor version that TOFS needs
+TAG_CLIP, TAG_FRAMES, TAG_OFFSETS = VIDEO_TAG, FRAMES_TAG, b"TOFS"
+KNOWN_TAGS = frozenset({TAG_HEAD, TAG_CLIP, TAG_FRAMES, TAG_DATA, TAG_OFFSETS})
+OFFSET_COUNT = 20  # buckets of a predicted frame's residual vertices (inrcodec.entropy.inter.temporal_buckets)
+OFFSET_LIMIT = 16  # |offset| in scale bins
 MAX_FRAMES = 1 << 20
 KIND_INTRA, KIND_PREDICTED, KIND_BIDIRECTIONAL = 0, 1, 2
 KIND_LETTERS = "IPB"
@@ -57,7 +62,8 @@ FRAME = Record(
 class FrameEntry:
     """One FRAME record: display `index`, `kind` (KIND_*), `references` (display indices: none for I, the past
     one for P, past and future for B), the residual's context rate code, the finest levels coded intra, and its
-    streams' lengths (motion, latents or residual, intra levels)."""
+    streams' lengths (motion, latents or residual, intra levels); and its residual's scale offsets (OFFSET_COUNT
+    ints, in TOFS; None: none)."""
 
     index: int
     kind: int
@@ -65,6 +71,7 @@ class FrameEntry:
     residual_code: int
     intra_levels: int
     lengths: tuple[int, int, int]
+    scale_offsets: tuple[int, ...] | None = None
 
     def to_bytes(self) -> bytes:
         past, future = (*self.references, 0, 0)[:2]
@@ -111,8 +118,48 @@ class VideoFile:
                           "group": self.group})  # fmt: skip
         check_frames(self.frames, self.n_levels, len(self.payload))
         frames = b"".join(f.to_bytes() for f in self.frames)
-        return write_container([(TAG_HEAD, head), (TAG_CLIP, clip), (TAG_FRAMES, frames), (TAG_DATA, self.payload)],
-                               major=FORMAT[0], minor=FORMAT[1])  # fmt: skip
+        sections = [(TAG_HEAD, head), (TAG_CLIP, clip), (TAG_FRAMES, frames), (TAG_DATA, self.payload)]
+        version = FORMAT  # the lowest minor its sections need: 2.3 files decode with 2.3 readers
+        if any(f.scale_offsets is not None for f in self.frames):
+            sections.insert(3, (TAG_OFFSETS, offsets_section(self.frames)))
+            version = OFFSETS_FORMAT
+        return write_container(sections, major=version[0], minor=version[1])
+
+
+def offsets_section(frames: tuple[FrameEntry, ...]) -> bytes:
+    """TOFS: per frame a u8 flag, 1 followed by its OFFSET_COUNT offsets as i8."""
+    out = bytearray()
+    for frame in frames:
+        out.append(0 if frame.scale_offsets is None else 1)
+        if frame.scale_offsets is not None:
+            out += bytes(o & 0xFF for o in frame.scale_offsets)
+    return bytes(out)
+
+
+def _with_offsets(frames: tuple[FrameEntry, ...], payload: bytes) -> tuple[FrameEntry, ...]:
+    """The frames with the offsets TOFS gives them; BitstreamError if TOFS is malformed (SPEC 10.5)."""
+    out, offset = [], 0
+    for frame in frames:
+        if offset >= len(payload):
+            raise BitstreamError(f"TOFS section ends before frame {frame.index}'s flag")
+        flag = payload[offset]
+        offset += 1
+        if flag == 0:
+            out.append(frame)
+            continue
+        if flag != 1 or frame.kind == KIND_INTRA:
+            raise BitstreamError(f"frame {frame.index}: a TOFS flag of {flag} (0, or 1 for a P- or B-frame)")
+        values = payload[offset : offset + OFFSET_COUNT]
+        if len(values) != OFFSET_COUNT:
+            raise BitstreamError(f"TOFS section ends inside frame {frame.index}'s offsets")
+        offsets = tuple(v - 256 if v > 127 else v for v in values)
+        if max(abs(o) for o in offsets) > OFFSET_LIMIT:
+            raise BitstreamError(f"frame {frame.index}: a scale offset beyond +-{OFFSET_LIMIT}")
+        out.append(replace(frame, scale_offsets=offsets))
+        offset += OFFSET_COUNT
+    if offset != len(payload):
+        raise BitstreamError(f"TOFS section has {len(payload) - offset} bytes after the last frame's")
+    return tuple(out)
 
 
 def check_frames(frames: tuple[FrameEntry, ...], n_levels: int, data_length: int) -> None:
@@ -160,7 +207,7 @@ def _frame_entries(payload: bytes, count: int) -> tuple[FrameEntry, ...]:
 
 
 def parse_video(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoFile:
-    """Bytes of a format 2.3 video file -> VideoFile; BitstreamError naming the problem otherwise (max_pixels:
+    """Bytes of a format 2.3 or 2.4 video file -> VideoFile; BitstreamError naming the problem otherwise (max_pixels:
     a frame's)."""
     preamble, sections = read_container(data, KNOWN_TAGS)
     if (preamble["major"], preamble["minor"]) < FORMAT:
@@ -176,6 +223,10 @@ def parse_video(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoFile:
         raise BitstreamError(f"CLIP section has {len(sections[TAG_CLIP])} bytes, {CLIP.size} expected")
     frames = _frame_entries(sections[TAG_FRAMES], clip["frame_count"])
     check_frames(frames, head["n_levels"], len(sections[TAG_DATA]))
+    if TAG_OFFSETS in sections:
+        if (preamble["major"], preamble["minor"]) < OFFSETS_FORMAT:
+            raise BitstreamError("a TOFS section in a file of minor version below 4")
+        frames = _with_offsets(frames, sections[TAG_OFFSETS])
     return VideoFile(head["width"], head["height"], head["rate_code"], head["n_levels"], head["model_id"],
                      head["model_sha256"], (clip["fps_num"], clip["fps_den"]), clip["group"], frames,
                      sections[TAG_DATA])  # fmt: skip

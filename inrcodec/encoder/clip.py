@@ -25,7 +25,12 @@ from inrcodec.bitstream.video_v2 import FrameEntry, VideoFile
 from inrcodec.encoder.image import as_target, encode_image, predict
 from inrcodec.encoder.motion import BLOCK, block_motion, latent_modes
 from inrcodec.encoder.predicted import encode_predicted
-from inrcodec.entropy.motion import BOTH, FUTURE, INTRA, PAST, encode_motion, predict_grids
+from inrcodec.encoder.temporal import fit_scale_offsets
+from inrcodec.entropy.inter import scale_offset_grids, skipped_vertices, temporal_buckets
+from inrcodec.entropy.motion import (
+    BOTH, FUTURE, INTRA, PAST, decode_motion, encode_motion, predict_grids, reference_disagreement,
+)  # fmt: skip
+from inrcodec.entropy.planes import encode_latents
 from inrcodec.field.synthesis import render, to_uint8
 from inrcodec.model.config import lambda_rate_code
 from inrcodec.model.registry import ModelEntry
@@ -84,7 +89,8 @@ class CodedFrame:
     """A coded frame: its plan, the rate code it renders at, the rate code of its residual's context model, the
     count of finest levels coded intra (inrcodec.entropy.inter; 0 for an intra frame), the motion stream (b""
     for intra), the latents' stream (an intra frame) or the residual's, the intra levels' stream (b"" if none),
-    the integer grids (finest first) as decoded, and the decoded frame uint8 [H, W, 3]."""
+    the integer grids (finest first) as decoded, the decoded frame uint8 [H, W, 3], and the residual's scale
+    offsets (None: none; inrcodec.encoder.temporal)."""
 
     plan: FramePlan
     rate_code: int
@@ -95,11 +101,13 @@ class CodedFrame:
     intra_stream: bytes
     latents: list[np.ndarray]
     pixels: np.ndarray
+    scale_offsets: tuple[int, ...] | None = None
 
     @property
     def size(self) -> int:
-        """The bytes of its streams."""
-        return len(self.motion) + len(self.stream) + len(self.intra_stream)
+        """The bytes of its streams, and of its offsets in the file's TOFS section."""
+        offsets = 0 if self.scale_offsets is None else len(self.scale_offsets)
+        return len(self.motion) + len(self.stream) + len(self.intra_stream) + offsets
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,9 @@ class ClipSettings:
     by intra_choice (inrcodec.encoder.predicted.encode_predicted's choose); skip_blocks: a block whose refined
     residual is 0 is skipped (its zeros are not coded); motion_rate: the motion search's weight of a vector's bits
     is this times sqrt(lam) in SAD per bit (8-bit luma, lam per 8-bit squared error: the rule of thumb of
-    rate-constrained motion search), 0 for the plain SAD search; half_pel: motion in half pixels (else whole)."""
+    rate-constrained motion search), 0 for the plain SAD search; half_pel: motion in half pixels (else whole);
+    scale_offsets: a predicted frame's residual may code scale offsets by temporal bucket (format 2.4) where they
+    save bytes."""
 
     lam: float
     intra_steps: int
@@ -127,6 +137,7 @@ class ClipSettings:
     skip_blocks: bool = True
     motion_rate: float = 2.0  # eval/results/video-v2/motion_rate_*.json
     half_pel: bool = True
+    scale_offsets: bool = True
 
 
 def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSettings, progress=None) -> list[CodedFrame]:
@@ -145,7 +156,8 @@ def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSetti
         else:
             references = [coded[r] for r in plan.references]
             rate_weight = settings.motion_rate * math.sqrt(lam * 255**2)
-            fields = [block_motion(pixels, frames[r], rate_weight=rate_weight, half_pel=settings.half_pel) for r in plan.references]
+            fields = [block_motion(pixels, frames[r], rate_weight=rate_weight, half_pel=settings.half_pel)
+                      for r in plan.references]  # fmt: skip
             analysis = [torch.round(a).reshape(a.shape[-2:]).numpy().astype(np.int64)
                         for a in predict(entry, as_target(pixels)[0], rate_code)]  # fmt: skip
             one_way = [predict_grids([r.latents], [f], None, BLOCK) for r, f in zip(references, fields)]
@@ -161,9 +173,13 @@ def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSetti
                                       choose=settings.intra_choice,
                                       skippable=(modes != INTRA) if settings.skip_blocks else None)  # fmt: skip
             motion = encode_motion(*fields, modes=modes, skip=result.skip)
-            frame = CodedFrame(plan, rate_code, residual_code, result.intra_levels, motion, result.residual_stream,
+            stream, offsets = result.residual_stream, None
+            if settings.scale_offsets:
+                stream, offsets = _with_scale_offsets(shared, result, [r.latents for r in references], fields,
+                                                      motion, modes, prediction, residual_code)  # fmt: skip
+            frame = CodedFrame(plan, rate_code, residual_code, result.intra_levels, motion, stream,
                                result.intra_stream, result.latents,
-                               _rendered(shared, result.latents, rate_code, pixels.shape))  # fmt: skip
+                               _rendered(shared, result.latents, rate_code, pixels.shape), offsets)  # fmt: skip
         coded[plan.index] = frame
         out.append(frame)
         if progress is not None:
@@ -179,16 +195,40 @@ def _intra(pixels, entry, shared, plan, lam, rate_code, steps) -> CodedFrame:
                       _rendered(shared, latents, rate_code, pixels.shape))  # fmt: skip
 
 
+def _with_scale_offsets(shared, result, references, fields, motion, modes, prediction, residual_code):
+    """(the residual stream, None) as refined, or (the stream re-coded with the scale offsets fitted to its
+    residuals, the offsets) where that is smaller by more than the offsets' bytes (SPEC 10.5). The latents are
+    the same either way: the offsets change the tables, not the means that values are clamped to."""
+    first = result.intra_levels
+    # the fields as the decoder has them: a block that does not read a field has its predicted vector there
+    fields = decode_motion(motion, modes.shape, len(fields))[0]
+    residuals = [q - p for q, p in zip(result.latents[first:], prediction[first:])]
+    skipped = skipped_vertices([r.shape for r in residuals], first, result.skip)
+    buckets = temporal_buckets(reference_disagreement(references, fields, BLOCK, first), modes, first)
+    offsets = fit_scale_offsets(residuals, shared.contexts, residual_code, first, skipped, buckets)
+    if not offsets.any():
+        return result.residual_stream, None
+    stream, coded = encode_latents(residuals, shared.contexts, residual_code, first, None, skipped,
+                                   scale_offset_grids(buckets, offsets))  # fmt: skip
+    if len(stream) + offsets.size >= len(result.residual_stream):
+        return result.residual_stream, None
+    if not all(np.array_equal(a, b) for a, b in zip(coded, residuals)):
+        raise AssertionError("scale offsets changed the coded residuals")  # the tables, never the means, move
+    return stream, tuple(int(o) for o in offsets)
+
+
 def _rendered(shared, latents: list[np.ndarray], rate_code: int, shape: tuple[int, ...]) -> np.ndarray:
     return render(latents, shared.gains(rate_code), shared.synthesis, shape[0], shape[1], finish=to_uint8)
 
 
 def clip_file(coded: list[CodedFrame], entry: ModelEntry, fps: tuple[int, int], group: int) -> bytes:
-    """Coded frames (in coding order) -> the bytes of a format 2.3 video file."""
+    """Coded frames (in coding order) -> the bytes of a video file (format 2.4 where a frame has scale offsets,
+    else 2.3)."""
     height, width = coded[0].pixels.shape[:2]
     frames = tuple(FrameEntry(f.plan.index, KINDS[f.plan.kind], f.plan.references,
                               0 if f.plan.kind == INTRA else f.residual_code, f.intra_levels,
-                              (len(f.motion), len(f.stream), len(f.intra_stream))) for f in coded)  # fmt: skip
+                              (len(f.motion), len(f.stream), len(f.intra_stream)), f.scale_offsets)
+                   for f in coded)  # fmt: skip
     payload = b"".join(f.motion + f.stream + f.intra_stream for f in coded)
     return VideoFile(width, height, coded[0].rate_code, len(coded[0].latents), entry.id, bytes.fromhex(entry.sha256),
                      fps, group, frames, payload).to_bytes()  # fmt: skip

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from inrcodec.bitstream.video_v2 import OFFSET_LIMIT  # scale bins of e^(1/8) each way: a factor of 7.4
 from inrcodec.entropy.inter import TEMPORAL_BUCKETS
 from inrcodec.entropy.planes import ContextNetworks, _Neighbourhood, chunk_tables, shifted_scales, traversal
 from inrcodec.entropy.tables import ALPHABET_HALF, table_bits
 
-OFFSET_LIMIT = 16  # scale bins of e^(1/8) each way: a factor of 7.4
 
 
 def vertex_tables(grids: list[np.ndarray], nets: ContextNetworks, rate_code: int, first_level: int,

@@ -263,7 +263,8 @@ class InrCodec(VideoCodec):
                 "group": CLIP_GROUP, "residual_offset": CLIP_RESIDUAL_OFFSET, "layer_lambda": CLIP_LAYER_LAMBDA,
                 "intra_levels": list(settings.intra_levels), "intra_choice": settings.intra_choice,
                 "skip_blocks": "rate-distortion" if settings.skip_blocks else "none",
-                "motion": {"rate_weight": settings.motion_rate, "half_pel": settings.half_pel}}
+                "motion": {"rate_weight": settings.motion_rate, "half_pel": settings.half_pel},
+                "scale_offsets": settings.scale_offsets}
 
     def measure(self, clip, quality):
         return self._measure_video(clip, int(quality)) if self.video else self._measure_frames(clip, int(quality))
