@@ -5,8 +5,8 @@ Two questions, each answered from the decoded latents of `inrcodec encode` outpu
 1. Residual levels: the residual is coded by the image context model, blind to the prediction. Would its
    Laplace scales be better if they also read how much the two references disagree there (|w0 - w1|, the
    one-way warps of a B-frame's references) and the block's mode? Per vertex, the scale bin is shifted by an
-   offset chosen per bucket (|w0 - w1| in 0, 1, 2-3, 4-7, 8+; one-way or BOTH blocks; level 0 or coarser):
-   fitted on the even predicted frames and measured on the odd ones (a fixed context, as a trained one would
+   offset chosen per bucket (floor(log2(|w0 - w1| + 1)) capped at 4: |w0 - w1| in 0, 1-2, 3-6, 7-14, 15+;
+   one-way or BOTH blocks; level 0 or coarser): fitted on the even predicted frames and measured on the odd ones (a fixed context, as a trained one would
    be), and fitted per frame (an upper bound for offsets signalled per frame, header not counted).
 2. The finest level of frames that code it intra (intra_levels 1): its bits as coded (intra, reading the
    frame's level 1) against the bits it would take as a residual against the prediction, per motion block, and
@@ -34,24 +34,6 @@ from pathlib import Path
 import numpy as np
 
 OFFSETS = range(-16, 17)
-
-
-def _vertex_params(grids, nets, rate_code, first_level, coarser, skipped):
-    """Per level of grids (finest first), per coded vertex in coding order: (level index, rows, cols, r - m,
-    table), the traversal of inrcodec.entropy.planes."""
-    from inrcodec.entropy.planes import _Neighbourhood, chunk_tables, traversal
-
-    around, out = _Neighbourhood(), []
-    for level, second, rows, cols in traversal([g.shape for g in grids]):
-        around.update(grids, level, second, coarser)
-        if skipped is not None:
-            keep = ~skipped[level][rows, cols]
-            rows, cols = rows[keep], cols[keep]
-        if not rows.size:
-            continue
-        means, table = chunk_tables(nets, around, first_level + level, second, rows, cols, rate_code)
-        out.append((level, rows, cols, grids[level][rows, cols] - means, table))
-    return out
 
 
 def _bits(residual: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -108,6 +90,7 @@ def moved_context(vertices: dict, by_scale: bool) -> dict:
 
 def probe_file(data: bytes) -> dict:
     from inrcodec.bitstream.video_v2 import KIND_INTRA
+    from inrcodec.encoder.temporal import vertex_tables
     from inrcodec.entropy.context_model import padded_grid
     from inrcodec.entropy.inter import skipped_vertices
     from inrcodec.entropy.motion import BLOCK, decode_motion, predict_grids, vertex_blocks, warp_grid
@@ -128,7 +111,7 @@ def probe_file(data: bytes) -> dict:
         q, first = decoded[frame.index], frame.intra_levels
         residuals = [q[level] - prediction[level] for level in range(first, len(q))]
         skipped = skipped_vertices([r.shape for r in residuals], first, skip)
-        for level, rows, cols, r, table in _vertex_params(residuals, nets, frame.residual_code, first, None, skipped):
+        for level, rows, cols, r, table in vertex_tables(residuals, nets, frame.residual_code, first, skipped):
             model_level = first + level
             warps = [warp_grid(g[model_level], f, model_level, BLOCK) for g, f in zip(references, fields)]
             by, bx, _, _ = vertex_blocks(residuals[level].shape, model_level, BLOCK, modes.shape)
@@ -138,14 +121,14 @@ def probe_file(data: bytes) -> dict:
             samples.append((frame.index, r, table, bucket))
         if first == 1:
             # level 0 as coded (intra, reading the frame's level 1) and as a residual (reading residual level 1)
-            intra = _vertex_params([q[0]], nets, decoder.file.rate_code, 0, padded_grid(q[1], 1), None)
+            intra = vertex_tables([q[0]], nets, decoder.file.rate_code, 0, None, padded_grid(q[1], 1))
             warps = [warp_grid(g[0], f, 0, BLOCK) for g, f in zip(references, fields)]
             for _, rows, cols, r, table in intra:
                 finest_vertices.append({"frame": np.full(rows.size, frame.index), "q": q[0][rows, cols],
                                         "m": q[0][rows, cols] - r, "table": table, "p": prediction[0][rows, cols],
                                         "w0": warps[0][rows, cols], "w1": warps[-1][rows, cols]})  # fmt: skip
-            as_residual = _vertex_params([q[0] - prediction[0], *residuals], nets, frame.residual_code, 0, None,
-                                         None)  # fmt: skip
+            as_residual = vertex_tables([q[0] - prediction[0], *residuals], nets, frame.residual_code, 0,
+                                        None)  # fmt: skip
             by, bx, _, _ = vertex_blocks(q[0].shape, 0, BLOCK, modes.shape)
             per_block = {}
             for name, params in (("intra", intra), ("residual", [p for p in as_residual if p[0] == 0])):

@@ -19,12 +19,14 @@ from inrcodec.entropy.tables import ALPHABET_HALF, table_bits
 
 
 def vertex_tables(grids: list[np.ndarray], nets: ContextNetworks, rate_code: int, first_level: int,
-                  skipped: list[np.ndarray] | None) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
+                  skipped: list[np.ndarray] | None, coarser: np.ndarray | None = None,
+                  ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
     """The coding traversal's (level, rows, cols, q - mean, table) of each chunk's coded vertices (grids as
-    coded, finest first, of the model's levels first_level..)."""
+    coded, finest first, of the model's levels first_level..; coarser as for
+    inrcodec.entropy.planes.encode_latents)."""
     around, out = _Neighbourhood(), []
     for level, second, rows, cols in traversal([g.shape for g in grids]):
-        around.update(grids, level, second, None)
+        around.update(grids, level, second, coarser)
         if skipped is not None:
             keep = ~skipped[level][rows, cols]
             rows, cols = rows[keep], cols[keep]

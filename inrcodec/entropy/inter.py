@@ -43,6 +43,7 @@ def block_magnitudes(residuals: list[np.ndarray], first_level: int, blocks: tupl
 
 
 TEMPORAL_BUCKETS = 20
+_CAPPED_BIT_LENGTH = np.array([0, 1, 2, 2, 3, 3, 3, 3, 4])  # min(bit_length(d), 4) for d = 0..8 (8: 8 and above)
 
 
 def temporal_buckets(disagreement: list[np.ndarray], modes: np.ndarray, first_level: int) -> list[np.ndarray]:
@@ -52,8 +53,7 @@ def temporal_buckets(disagreement: list[np.ndarray], modes: np.ndarray, first_le
     out = []
     for level, d in enumerate(disagreement, start=first_level):
         by, bx, _, _ = vertex_blocks(d.shape, level, BLOCK, modes.shape)
-        size = np.minimum(np.where(d > 0, np.floor(np.log2(np.maximum(d, 1))).astype(np.int64) + 1, 0), 4)
-        out.append(size + 5 * (modes[by, bx] != BOTH) + 10 * (level > 0))
+        out.append(_CAPPED_BIT_LENGTH[np.minimum(d, 8)] + 5 * (modes[by, bx] != BOTH) + 10 * (level > 0))
     return out
 
 
