@@ -25,7 +25,7 @@ import numpy as np
 
 # every level a residual, no intra or skipped blocks (the first measurement)
 V1 = {"intra_levels": (0,), "intra_bias": None, "skip_blocks": False, "motion_rate": 0.0, "scale_offsets": False}
-VARIANTS = {
+VARIANTS = {name: {"temporal_mix": False, **settings} for name, settings in {  # measured before format 2.5
     "ippp": {"structure": "ippp", **V1},
     "hierarchical": V1,
     "hierarchical_offset60": {"residual_offset": 60, **V1},
@@ -55,7 +55,22 @@ VARIANTS = {
     # and the residual's scale offsets by temporal bucket (format 2.4): the encoder's default
     "skip_motionrate2_offsets": {"residual_offset": 60, "layer_lambda": 1.25, "intra_bias": None,
                                  "intra_levels": (0, 1), "intra_choice": "refined", "motion_rate": 2},
-}
+}.items()}
+for name in VARIANTS:  # measured before the refinement counted the temporal context
+    VARIANTS[name]["context_in_refinement"] = ()
+# and the intra levels' temporal mix (format 2.5), fitted to the refined latents
+VARIANTS["skip_motionrate2_offsets_mix"] = {**VARIANTS["skip_motionrate2_offsets"], "temporal_mix": True}
+# and the refinement counting the intra levels' bits with a mix fitted to its start
+VARIANTS["skip_motionrate2_offsets_mixrefined"] = {**VARIANTS["skip_motionrate2_offsets_mix"],
+                                                   "context_in_refinement": ("temporal_mix",)}
+# and the residual's bits with scale offsets fitted to its start too: the encoder's default
+VARIANTS["skip_motionrate2_contextrefined"] = {**VARIANTS["skip_motionrate2_offsets_mix"],
+                                               "context_in_refinement": ("scale_offsets", "temporal_mix")}
+# the ablation of the default: no motion (every vector 0), P-frames only (IPPP), no temporal context (2.3)
+DEFAULT = VARIANTS["skip_motionrate2_contextrefined"]
+VARIANTS["default_no_motion"] = {**DEFAULT, "motion": False}
+VARIANTS["default_ippp"] = {**DEFAULT, "structure": "ippp"}
+VARIANTS["default_no_temporal_context"] = {**DEFAULT, "scale_offsets": False, "temporal_mix": False}
 
 
 def main() -> None:
@@ -102,6 +117,8 @@ def main() -> None:
                     "bytes": [f.size for f in coded],
                     "intra_levels": [f.intra_levels for f in coded],
                     "motion_bytes": [len(f.motion) for f in coded],
+                    "intra_level_bytes": [len(f.intra_stream) for f in coded],
+                    "temporal_mix": [f.temporal_mix is not None for f in coded],
                     "psnr_rgb": [psnr(frames[f.plan.index], f.pixels) for f in coded],
                     "seconds": time.perf_counter() - begun,
                 }

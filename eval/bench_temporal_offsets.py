@@ -25,7 +25,7 @@ import numpy as np
 def measure(data: bytes) -> dict:
     from inrcodec.bitstream.video_v2 import KIND_INTRA
     from inrcodec.encoder.temporal import fit_scale_offsets
-    from inrcodec.entropy.inter import TEMPORAL_BUCKETS, scale_offset_grids, skipped_vertices, temporal_buckets
+    from inrcodec.entropy.inter import TEMPORAL_BUCKETS, scale_offset_retable, skipped_vertices, temporal_buckets
     from inrcodec.entropy.motion import BLOCK, decode_motion, predict_grids, reference_disagreement
     from inrcodec.entropy.planes import decode_latents, encode_latents
     from inrcodec.video_decoder import VideoDecoder
@@ -46,10 +46,10 @@ def measure(data: bytes) -> dict:
         skipped = skipped_vertices([r.shape for r in residuals], first, skip)
         buckets = temporal_buckets(reference_disagreement(references, fields, BLOCK, first), modes, first)
         offsets = fit_scale_offsets(residuals, nets, frame.residual_code, first, skipped, buckets)
-        grids = scale_offset_grids(buckets, offsets)
-        stream, coded = encode_latents(residuals, nets, frame.residual_code, first, None, skipped, grids)
+        retable = scale_offset_retable(buckets, offsets)
+        stream, coded = encode_latents(residuals, nets, frame.residual_code, first, None, skipped, retable)
         back = decode_latents(stream, [r.shape for r in residuals], nets, frame.residual_code, first, None, skipped,
-                              grids)  # fmt: skip
+                              retable)  # fmt: skip
         if not all(np.array_equal(a, b) for a, b in zip(residuals, back)) or not all(
                 np.array_equal(a, b) for a, b in zip(residuals, coded)):  # fmt: skip
             raise SystemExit(f"frame {frame.index}: the re-coded residual does not decode to the file's")

@@ -1,4 +1,4 @@
-"""Fuzz the v2 decoders: mutants of real files (tiled and cropped images, format 2.3 videos) and hand-made
+"""Fuzz the v2 decoders: mutants of real files (tiled and cropped images, format 2.3 - 2.5 videos) and hand-made
 hostile headers, tile indexes, halos and frame indexes, in bounded time and memory.
 
     python eval/fuzz_decoder.py --mutants 10000 --out eval/results/fuzz_v2.json
@@ -205,22 +205,32 @@ def video_seeds() -> list[bytes]:
     return [path.read_bytes() for path in sorted(VIDEO_VECTORS.glob("*.inr"))]
 
 
+def frame_index_seed() -> bytes:
+    """The video that hostile_frames edits: I0 P4 B2 B1 B3 with residual scale offsets (TOFS) and a temporal mix
+    (TMIX)."""
+    return (VIDEO_VECTORS / "synthetic_mix_56x40.inr").read_bytes()
+
+
 def hostile_frames(video: bytes) -> list[tuple[str, bytes]]:
-    """A video's FRMS and CLIP sections edited into what no writer writes (the CRC recomputed)."""
+    """A video's FRMS, CLIP and TMIX sections edited into what no writer writes (the CRC recomputed)."""
     from inrcodec.bitstream.container import read_container, write_container
     from inrcodec.bitstream.video_v2 import FRAME, KNOWN_TAGS
 
     sections = read_container(video, KNOWN_TAGS)[1]
     records = [FRAME.unpack(sections[b"FRMS"], offset)[0] for offset in range(0, len(sections[b"FRMS"]), FRAME.size)]
 
-    def build(edit=None, clip: bytes | None = None, frames: bytes | None = None) -> bytes:
+    def build(edit=None, clip: bytes | None = None, frames: bytes | None = None, mix: bytes | None = None,
+              minor: int | None = None) -> bytes:  # fmt: skip
         edited = [dict(r) for r in records]
         if edit:
             edit(edited)
         changed = {**sections, b"FRMS": b"".join(struct.pack("<IBIIBBIII", *r.values()) for r in edited)}
         changed[b"CLIP"] = sections[b"CLIP"] if clip is None else clip
         changed[b"FRMS"] = changed[b"FRMS"] if frames is None else frames
-        return write_container([(tag, changed[tag]) for tag in (b"HEAD", b"CLIP", b"FRMS", b"DATA")], major=2, minor=3)
+        if mix is not None:
+            changed[b"TMIX"] = mix
+        tags = [tag for tag in (b"HEAD", b"CLIP", b"FRMS", b"TOFS", b"TMIX", b"DATA") if tag in changed]
+        return write_container([(tag, changed[tag]) for tag in tags], major=2, minor=video[5] if minor is None else minor)
 
     def field(position, name, value):
         return lambda rs: rs[position].__setitem__(name, value)
@@ -230,6 +240,7 @@ def hostile_frames(video: bytes) -> list[tuple[str, bytes]]:
         rs[1]["motion_length"] += 1 << 31
 
     count = struct.unpack_from("<I", sections[b"CLIP"])[0]
+    mix = sections.get(b"TMIX", b"")
     return [
         ("frame_refers_to_itself", build(field(1, "past", records[1]["index"]))),
         ("frame_refers_past_the_clip", build(field(1, "past", 1 << 19))),
@@ -242,6 +253,10 @@ def hostile_frames(video: bytes) -> list[tuple[str, bytes]]:
         ("kind_unknown", build(field(1, "kind", 3))),
         ("truncated_frames", build(frames=sections[b"FRMS"][:-5])),
         ("video_in_a_2_2_file", write_container(list(sections.items()), major=2, minor=2)),
+        ("mix_in_a_2_4_file", build(minor=4)),
+        ("mix_weight_255", build(mix=mix[:2] + b"\xff" + mix[3:])),
+        ("mix_for_every_frame", build(mix=b"".join(b"\x01" + bytes(48) for _ in records))),
+        ("mix_truncated", build(mix=mix[:40])),
     ]  # fmt: skip
 
 
@@ -277,7 +292,7 @@ def run(mutants: int, seed: int, seeds: list[bytes]) -> dict:
     tiled = tiled_seeds(seeds[0])
     cases += hostile_tiles(*tiled)
     videos = video_seeds()
-    cases += hostile_frames(videos[-1])  # synthetic_56x40: I0 P4 B2 B1 B3
+    cases += hostile_frames(frame_index_seed())
     seeds = seeds + tiled + videos
     cases += [mutate(seeds[int(rng.integers(len(seeds)))], rng) for _ in range(mutants)]
     for kind, data in cases:

@@ -16,8 +16,10 @@ from inrcodec.bitstream.container import read_container
 from inrcodec.bitstream.image_v2 import DEFAULT_MAX_PIXELS
 from inrcodec.bitstream.video_v2 import KIND_INTRA, KIND_LETTERS, VideoFile, parse_video
 from inrcodec.decoder import file_version, model_for
-from inrcodec.entropy.inter import decode_inter, scale_offset_grids, temporal_buckets
-from inrcodec.entropy.motion import BLOCK, decode_motion, predict_grids, reference_disagreement
+from inrcodec.entropy.inter import decode_inter, scale_offset_retable, temporal_buckets, temporal_mix_retable
+from inrcodec.entropy.motion import (
+    BLOCK, decode_motion, disagreement_from_warps, prediction_from_warps, reference_warps,
+)  # fmt: skip
 from inrcodec.entropy.planes import decode_latents
 from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.field.synthesis import render, to_uint8
@@ -66,15 +68,16 @@ class VideoDecoder:
             if frame.kind == KIND_INTRA:
                 return decode_latents(latents, self.shapes, nets, rate_code)
             fields, modes, skip = decode_motion(motion, self.blocks, count=len(frame.references))
-            references = [decoded[r] for r in frame.references]
-            prediction = predict_grids(references, fields, modes, BLOCK)
-            offsets = None
-            if frame.scale_offsets is not None:
-                disagreement = reference_disagreement(references, fields, BLOCK, frame.intra_levels)
-                offsets = scale_offset_grids(temporal_buckets(disagreement, modes, frame.intra_levels),
-                                             np.array(frame.scale_offsets))  # fmt: skip
-            return decode_inter(latents, intra, prediction, nets, rate_code, frame.residual_code, frame.intra_levels,
-                                skip, offsets)  # fmt: skip
+            warps = reference_warps([decoded[r] for r in frame.references], fields, BLOCK)
+            prediction = prediction_from_warps(warps, modes, BLOCK)
+            first, residual_retable, intra_retable = frame.intra_levels, None, None
+            if frame.scale_offsets is not None or frame.temporal_mix is not None:
+                disagreement = disagreement_from_warps(warps)
+                residual_retable = scale_offset_retable(temporal_buckets(disagreement[first:], modes, first),
+                                                        frame.scale_offsets)  # fmt: skip
+                intra_retable = temporal_mix_retable(prediction[:first], disagreement[:first], frame.temporal_mix)
+            return decode_inter(latents, intra, prediction, nets, rate_code, frame.residual_code, first, skip,
+                                residual_retable, intra_retable)  # fmt: skip
         except ValueError as exc:
             raise BitstreamError(f"frame {frame.index} ({KIND_LETTERS[frame.kind]}): {exc}") from None
 
@@ -125,7 +128,7 @@ class VideoDecoder:
 
 
 def describe_video(data: bytes) -> dict:
-    """A JSON-ready description of a format 2.3 file's header and frame index, without decoding it."""
+    """A JSON-ready description of a format 2.3 - 2.5 file's header and frame index, without decoding it."""
     from inrcodec.model.config import rate_code_lambda
 
     file = parse_video(data, max_pixels=1 << 62)
@@ -133,7 +136,8 @@ def describe_video(data: bytes) -> dict:
     frames = [{"index": f.index, "kind": KIND_LETTERS[f.kind], "references": list(f.references),
                "intra_levels": f.intra_levels, "residual_code": f.residual_code, "bytes": sum(f.lengths),
                "motion_bytes": f.lengths[0],
-               "scale_offsets": None if f.scale_offsets is None else list(f.scale_offsets)}
+               "scale_offsets": None if f.scale_offsets is None else list(f.scale_offsets),
+               "temporal_mix": None if f.temporal_mix is None else list(f.temporal_mix)}
               for f in file.frames]  # fmt: skip
     return {
         "kind": "video", "format_version": f"{major}.{minor}", "file_bytes": len(data),

@@ -74,3 +74,11 @@ def v2_model(v2_models_dir, monkeypatch):
 
     monkeypatch.setenv(models.MODELS_ENV, str(v2_models_dir))
     return models.resolve()
+
+
+@pytest.fixture()
+def v2_shared(v2_model):
+    """The tiny v2 model's shared weights as the decoder loads them (context networks, synthesis, gains)."""
+    from inrcodec.model.shared import load_shared
+
+    return load_shared(v2_model)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from inrcodec.encoder.temporal import OFFSET_LIMIT, fit_scale_offsets, vertex_tables
-from inrcodec.entropy.inter import TEMPORAL_BUCKETS, scale_offset_grids, temporal_buckets
+from inrcodec.entropy.inter import TEMPORAL_BUCKETS, scale_offset_retable, temporal_buckets
 from inrcodec.entropy.motion import BOTH, FUTURE, PAST, reference_disagreement
 from inrcodec.entropy.planes import decode_latents, encode_latents, shifted_scales
 from inrcodec.entropy.tables import ALPHABET_HALF, N_FRACTIONS, N_SCALES, table_bits
@@ -32,13 +32,6 @@ def test_a_frame_with_one_reference_has_no_disagreement():
     assert all(not d.any() for d in out) and [d.shape for d in out] == [(3, 4), (1, 2)]
 
 
-@pytest.fixture()
-def shared(v2_model):
-    from inrcodec.model.shared import load_shared
-
-    return load_shared(v2_model)
-
-
 def _wide_residuals(shape=(24, 32), seed=0):
     """Residual grids whose left half is much wider than their right: a bucket each."""
     rng = np.random.default_rng(seed)
@@ -50,35 +43,35 @@ def _wide_residuals(shape=(24, 32), seed=0):
     return [fine, coarse], buckets
 
 
-def _ideal_bits(grids, shared, code, offsets, buckets):
+def _ideal_bits(grids, v2_shared, code, offsets, buckets):
     total = 0.0
-    for level, rows, cols, value, table in vertex_tables(grids, shared.contexts, code, 0, None):
+    for level, rows, cols, value, table in vertex_tables(grids, v2_shared.contexts, code, 0, None):
         moved = shifted_scales(table, np.asarray(offsets)[buckets[level][rows, cols]])
         total += table_bits()[moved, value + ALPHABET_HALF].sum()
     return total
 
 
-def test_the_fit_widens_the_wide_bucket_and_never_costs_bits(shared):
+def test_the_fit_widens_the_wide_bucket_and_never_costs_bits(v2_shared):
     grids, buckets = _wide_residuals()
     zero = np.zeros(TEMPORAL_BUCKETS, np.int64)
-    offsets = fit_scale_offsets(grids, shared.contexts, 60, 0, None, buckets)
+    offsets = fit_scale_offsets(grids, v2_shared.contexts, 60, 0, None, buckets)
     assert offsets.shape == (TEMPORAL_BUCKETS,) and np.abs(offsets).max() <= OFFSET_LIMIT
     assert offsets[3] > offsets[0] and not offsets[[1, 2, 4, 5]].any()  # empty buckets stay 0
-    assert _ideal_bits(grids, shared, 60, offsets, buckets) < _ideal_bits(grids, shared, 60, zero, buckets)
+    assert _ideal_bits(grids, v2_shared, 60, offsets, buckets) < _ideal_bits(grids, v2_shared, 60, zero, buckets)
 
 
-def test_a_stream_with_offsets_round_trips_and_needs_them(shared):
+def test_a_stream_with_offsets_round_trips_and_needs_them(v2_shared):
     grids, buckets = _wide_residuals(seed=1)
-    offsets = fit_scale_offsets(grids, shared.contexts, 60, 0, None, buckets)
-    moved = scale_offset_grids(buckets, offsets)
-    plain, _ = encode_latents(grids, shared.contexts, 60)
-    stream, coded = encode_latents(grids, shared.contexts, 60, 0, None, None, moved)
+    offsets = fit_scale_offsets(grids, v2_shared.contexts, 60, 0, None, buckets)
+    moved = scale_offset_retable(buckets, offsets)
+    plain, _ = encode_latents(grids, v2_shared.contexts, 60)
+    stream, coded = encode_latents(grids, v2_shared.contexts, 60, 0, None, None, moved)
     assert len(stream) < len(plain)
     shapes = [g.shape for g in grids]
-    assert all(np.array_equal(a, b) for a, b in zip(decode_latents(stream, shapes, shared.contexts, 60, 0, None,
+    assert all(np.array_equal(a, b) for a, b in zip(decode_latents(stream, shapes, v2_shared.contexts, 60, 0, None,
                                                                    None, moved), grids))  # fmt: skip
     try:
-        wrong = decode_latents(stream, shapes, shared.contexts, 60)
+        wrong = decode_latents(stream, shapes, v2_shared.contexts, 60)
     except ValueError:
         return  # a stream read with the wrong tables may also be refused as malformed
     assert not all(np.array_equal(a, b) for a, b in zip(wrong, grids))

@@ -75,7 +75,7 @@ def parse_container(data: bytes) -> dict:
     for tag in list(sections):
         if 0x61 <= tag[0] <= 0x7A:
             del sections[tag]  # ancillary
-        elif tag not in ((b"HEAD", b"DATA", b"CLIP", b"FRMS", b"TOFS") if video else
+        elif tag not in ((b"HEAD", b"DATA", b"CLIP", b"FRMS", b"TOFS", b"TMIX") if video else
                          (b"HEAD", b"DATA", b"MODU", b"TILE", b"HALO")):  # fmt: skip
             raise Invalid(f"unknown critical section {tag!r}")
     if b"MODU" in sections and minor < 1:
@@ -308,11 +308,13 @@ def decode_latents(head: dict, data: bytes, model: dict, cdfs: CdfCache) -> list
 
 
 def decode_stream(data: bytes, sizes: dict, model: dict, cdfs: CdfCache, t: int, outer=None, skipped=None,
-                  moved=None) -> list:  # fmt: skip
+                  moved=None, mixed=None) -> list:  # fmt: skip
     """One ANS stream coding the levels in `sizes` (level -> (h, w)), coarsest first. outer: the zero-padded
     coarser grid that the coarsest of them reads (section 6.2, a tile's level K-1), else None. skipped: level ->
     bool grid of vertices that are 0 and code nothing (a video's skipped blocks, section 10.2), else None.
-    moved: level -> int grid added to each vertex's scale bin (a video's scale offsets, section 10.5), else None."""
+    moved: level -> int grid added to each vertex's scale bin (a video's scale offsets, section 10.5), else None.
+    mixed: level -> (prediction grid, |W0 - W1| grid, 24 weights, 24 offsets), a video's temporal mix of its
+    intra levels (section 10.6), else None."""
     total = sum(h * w for h, w in sizes.values()) - sum(int(g.sum()) for g in (skipped or {}).values())
     if len(data) == 0 or len(data) % 4:
         raise Invalid("DATA length")
@@ -353,6 +355,17 @@ def decode_stream(data: bytes, sizes: dict, model: dict, cdfs: CdfCache, t: int,
                 k = np.clip((s + 768 + 16) // 32, 0, 63)
                 if moved is not None:
                     k = np.clip(k + moved[level][ci, cj], 0, 63)
+                if mixed is not None:
+                    prediction, apart, weights, offsets = mixed[level]
+                    pv = prediction[ci, cj]
+                    mu16 = 16 * m + 2 * f - 7  # the table's mean m + (f + 0.5) / 8 - 0.5, in sixteenths
+                    distance = np.abs(16 * pv - mu16)
+                    b = 4 * sum((distance >= d).astype(np.int64) for d in (4, 8, 16, 24, 40))
+                    b = b + np.minimum(apart[ci, cj], 3)
+                    mu16 = mu16 + np.floor_divide(np.asarray(weights)[b] * (16 * pv - mu16), 8)
+                    m = np.floor_divide(mu16 + 8, 16)
+                    f = np.floor_divide(np.mod(mu16 + 8, 16), 2)
+                    k = np.clip(k + np.asarray(offsets)[b], 0, 63)
                 table = 8 * k + f
                 assert np.all((f >= 0) & (f <= 7))
                 order = np.argsort(table, kind="stable")

@@ -1,4 +1,4 @@
-"""Format 2.3 and 2.4 video: a clip round-trips through real bytes, any frame decodes alone from its reference chain and
+"""Format 2.3 - 2.5 video: a clip round-trips through real bytes, any frame decodes alone from its reference chain and
 equals the whole clip's decode, and damaged or inconsistent files are refused with one line."""
 
 import struct
@@ -38,7 +38,7 @@ def _rebuilt(data, frames=None, payload=None):
         sections[TAG_FRAMES] = b"".join(FRAME.pack(f) for f in frames)
     if payload is not None:
         sections[b"DATA"] = payload
-    return write_container(list(sections.items()), major=2, minor=3)
+    return write_container(list(sections.items()), major=2, minor=data[5])
 
 
 def _records(data):
@@ -61,8 +61,10 @@ def test_a_clip_round_trips_and_any_frame_decodes_alone(coded_clip):
         assert all(np.array_equal(a, b) for a, b in zip(decoder.latents(index), frame.latents))
     assert decoder.chain(3) == [0, 4, 2, 3]  # B3 reads B2 and I4, B2 reads I0 and I4
     assert decoder.chain(5) == [4, 5]
-    framing = 8 + 8 * 5 + 4 + len(_sections(data)[b"HEAD"]) + CLIP.size + 6 * FRAME.size  # preamble, sections, CRC
-    assert len(data) == sum(f.size for f in coded) + framing  # the streams and nothing else
+    # preamble, sections, CRC; TOFS and TMIX: a flag per frame (their values are in the frames' sizes)
+    optional = [tag for tag in (b"TOFS", b"TMIX") if tag in _sections(data)]
+    framing = 8 + 8 * (5 + len(optional)) + 4 + len(_sections(data)[b"HEAD"]) + CLIP.size + 6 * FRAME.size
+    assert len(data) == sum(f.size for f in coded) + framing + 6 * len(optional)  # the streams and nothing else
     with pytest.raises(InrCodecError, match="frame 6 is not in the clip"):
         decoder.frame(6)
 
@@ -195,3 +197,17 @@ def test_frame_entries_write_what_they_parse():
     entry = FrameEntry(3, 2, (2, 4), 60, 1, (8, 12, 16))
     values, end = FRAME.unpack(entry.to_bytes())
     assert end == FRAME.size and (values["past"], values["future"], values["intra_levels"]) == (2, 4, 1)
+
+
+def test_a_clip_without_motion_codes_zero_vectors_and_decodes(v2_model):
+    from inrcodec.encoder.clip import ClipSettings, clip_file, encode_clip
+    from inrcodec.entropy.motion import decode_motion
+    from inrcodec.video_decoder import VideoDecoder
+
+    settings = ClipSettings(lam=2e-3, intra_steps=1, inter_steps=1, group=4, motion=False)
+    coded = encode_clip(_clip(count=3), v2_model, settings)
+    for frame in coded[1:]:
+        fields, _, _ = decode_motion(frame.motion, (3, 4), count=len(frame.plan.references))
+        assert not any(f.any() for f in fields)
+    decoder = VideoDecoder(clip_file(coded, v2_model, (25, 1), 4))
+    assert all(np.array_equal(decoder.frame(f.plan.index), f.pixels) for f in coded)

@@ -1,9 +1,10 @@
-"""An independent reading of bitstream/SPEC.md section 10 (format 2.3 and 2.4 video): decode the video vectors of
+"""An independent reading of bitstream/SPEC.md section 10 (format 2.3 - 2.5 video): decode the video vectors of
 bitstream/vectors/video-v2/ from the text alone and check them against expected.json and the reference PNGs.
 
 The container, HEAD, the latents' streams, the rANS decoder and the rendering come from the independent image
 reader (tests/test_v2_spec_reader.py, which uses nothing of inrcodec); CLIP, FRMS, the motion stream, the
-integer warp, the block modes, the intra levels and the scale offsets are written out here from section 10.
+integer warp, the block modes, the intra levels, the scale offsets and the temporal mix are written out here
+from section 10.
 Nothing here comes from inrcodec's decoder, entropy or motion code.
 """
 
@@ -157,39 +158,62 @@ def block_of(level: int, i: int, j: int, rows: int, cols: int) -> tuple[int, int
     return by, bx
 
 
-def parse_offsets(payload: bytes, frames: list[dict]) -> None:
-    """Section 10.5: each frame's offsets (None without) into frame["offsets"]."""
-    pos = 0
+def parse_per_frame(payload: bytes, frames: list[dict], tag: str, size: int, allowed, read) -> list:
+    """Sections 10.5 and 10.6: per frame a flag, and after a 1 (for a frame that `allowed` accepts) `size`
+    bytes that `read` turns into its values (None without)."""
+    pos, out = 0, []
     for frame in frames:
         if pos >= len(payload):
-            raise Invalid("TOFS too short")
+            raise Invalid(f"{tag} too short")
         flag, pos = payload[pos], pos + 1
-        frame["offsets"] = None
-        if flag == 1 and frame["kind"] != 0 and pos + 20 <= len(payload):
-            frame["offsets"] = struct.unpack_from("<20b", payload, pos)
-            pos += 20
-            if any(abs(o) > 16 for o in frame["offsets"]):
-                raise Invalid("offset out of range")
-        elif flag != 0:
-            raise Invalid("TOFS flag")
+        if flag == 1 and allowed(frame) and pos + size <= len(payload):
+            out.append(read(payload[pos : pos + size]))
+            pos += size
+        elif flag == 0:
+            out.append(None)
+        else:
+            raise Invalid(f"{tag} flag")
     if pos != len(payload):
-        raise Invalid("TOFS length")
+        raise Invalid(f"{tag} length")
+    return out
+
+
+def read_offsets(raw: bytes):
+    offsets = struct.unpack("<20b", raw)
+    if any(abs(o) > 16 for o in offsets):
+        raise Invalid("offset out of range")
+    return offsets
+
+
+def read_mix(raw: bytes):
+    weights, offsets = struct.unpack("<24B", raw[:24]), struct.unpack("<24b", raw[24:])
+    if max(weights) > 8 or any(abs(o) > 16 for o in offsets):
+        raise Invalid("mix out of range")
+    return weights, offsets
 
 
 def decode_video(data: bytes, model: dict, cdfs: CdfCache):
     container = parse_container(data)
     sections = container["sections"]
-    assert (container["major"], container["minor"]) in ((2, 3), (2, 4))
+    assert (container["major"], container["minor"]) in ((2, 3), (2, 4), (2, 5))
     head = parse_head(sections[b"HEAD"])
     if head["channels"] != 3:
         raise Invalid("a video is RGB")
     clip, frames = parse_frames(sections, head["n_levels"])
     for frame in frames:
-        frame["offsets"] = None
+        frame["offsets"], frame["mix"] = None, None
     if b"TOFS" in sections:
         if container["minor"] < 4:
             raise Invalid("TOFS before 2.4")
-        parse_offsets(sections[b"TOFS"], frames)
+        for frame, offsets in zip(frames, parse_per_frame(sections[b"TOFS"], frames, "TOFS", 20,
+                                                          lambda f: f["kind"] != 0, read_offsets)):  # fmt: skip
+            frame["offsets"] = offsets
+    if b"TMIX" in sections:
+        if container["minor"] < 5:
+            raise Invalid("TMIX before 2.5")
+        for frame, mix in zip(frames, parse_per_frame(sections[b"TMIX"], frames, "TMIX", 48, lambda f: f["K"] > 0,
+                                                      read_mix)):  # fmt: skip
+            frame["mix"] = mix
     sizes = grid_sizes(head["height"], head["width"], head["n_levels"])
     rows, cols = -(-head["height"] // 16), -(-head["width"] // 16)
     t, levels = head["rate_code"], head["n_levels"]
@@ -204,9 +228,11 @@ def decode_video(data: bytes, model: dict, cdfs: CdfCache):
         modes, skips, fields = decode_motion(motion, rows, cols, frame["kind"] == 2, cdfs)
         references = [decoded[r] for r in frame["references"]]
         k = frame["K"]
-        prediction, moved = [], {}
+        prediction, moved, apart_below_k = [], {}, {}
         for level in range(levels):
             warped = [warp(ref[level], f, level, rows, cols) for ref, f in zip(references, fields)]
+            if level < k:
+                apart_below_k[level] = np.abs(warped[0] - warped[-1])
             p = np.zeros(sizes[level], np.int64)
             if frame["offsets"] is not None and level >= frame["K"]:
                 apart = np.abs(warped[0] - warped[-1])  # 0 in a P-frame
@@ -239,8 +265,10 @@ def decode_video(data: bytes, model: dict, cdfs: CdfCache):
                                   frame["t_r"], skipped=skipped, moved=moved or None)  # fmt: skip
         q = [None] * k + [prediction[level] + r for level, r in zip(range(k, levels), residuals)]
         if k:
+            mixed = None if frame["mix"] is None else {
+                level: (prediction[level], apart_below_k[level], *frame["mix"]) for level in range(k)}
             fine = decode_stream(intra, {level: sizes[level] for level in range(k)}, model, cdfs, t,
-                                 outer=np.pad(q[k], 1))  # fmt: skip
+                                 outer=np.pad(q[k], 1), mixed=mixed)  # fmt: skip
             q[:k] = fine
         decoded[frame["index"]] = q
     return head, clip, frames, [decoded[index] for index in range(clip["count"])]

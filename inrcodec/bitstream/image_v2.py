@@ -27,6 +27,7 @@ FORMAT = (2, 2)  # the newest minor written; a file says the lowest minor its se
 TAG_HEAD, TAG_MODU, TAG_TILE, TAG_HALO, TAG_DATA = b"HEAD", b"MODU", b"TILE", b"HALO", b"DATA"
 KNOWN_TAGS = frozenset({TAG_HEAD, TAG_MODU, TAG_TILE, TAG_HALO, TAG_DATA})
 VIDEO_TAG, FRAMES_TAG = b"CLIP", b"FRMS"  # a 2.3 video's sections (video_v2.py): CLIP makes a file a video
+VIDEO_TAGS = frozenset({VIDEO_TAG, FRAMES_TAG, b"TOFS", b"TMIX"})  # and its optional ones (2.4, 2.5)
 _HALO_HEAD = struct.Struct("<BI")
 MIN_TILE_LOG2, MAX_TILE_LOG2 = 6, 14
 _TILE_HEAD = struct.Struct("<BBIIIIII")
@@ -235,7 +236,7 @@ def parse_head(head: bytes, max_pixels: int) -> dict:
 def parse_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFile:
     """Bytes of a format 2.x image file -> ImageFile. BitstreamError naming the problem otherwise (a MODU
     section in a file that says 2.0 included: 2.0 has none)."""
-    preamble, sections = read_container(data, KNOWN_TAGS | {VIDEO_TAG, FRAMES_TAG})
+    preamble, sections = read_container(data, KNOWN_TAGS | VIDEO_TAGS)
     if preamble["major"] != FORMAT[0]:
         raise BitstreamError(f"not a format 2 image file (format {preamble['major']}.{preamble['minor']})")
     if VIDEO_TAG in sections:

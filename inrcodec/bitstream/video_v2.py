@@ -1,4 +1,5 @@
-"""Syntax of a format 2.3 / 2.4 video file (SPEC.md section 10): sections HEAD, CLIP, FRMS, DATA and, in 2.4, TOFS.
+"""Syntax of a format 2.3 - 2.5 video file (SPEC.md section 10): sections HEAD, CLIP, FRMS, DATA and, from 2.4,
+TOFS, from 2.5 TMIX.
 
 HEAD: as an image's (frame width and height, channels 3, the clip's rate code, the model).
 CLIP: frame_count u32, fps_num u32, fps_den u32, group u16 (frames per group, informative).
@@ -7,13 +8,14 @@ references (display indices of frames coded before it; unused ones 0), the resid
 an intra frame), the
 count of finest levels coded intra, and the byte lengths of its three streams (motion, latents or residual,
 intra levels). DATA: every frame's streams in coding order, each frame's in that order. TOFS (optional, minor
-4): per frame in coding order a flag, and after a 1 the frame's residual scale offsets (SPEC 10.5). Knows bytes
-only.
+4): per frame in coding order a flag, and after a 1 the frame's residual scale offsets (SPEC 10.5). TMIX
+(optional, minor 5): the same for the intra levels' temporal mix (SPEC 10.6). Knows bytes only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from inrcodec.bitstream.container import read_container, write_container
 from inrcodec.bitstream.image_v2 import (
@@ -24,10 +26,13 @@ from inrcodec.errors import BitstreamError
 
 FORMAT = (2, 3)
 OFFSETS_FORMAT = (2, 4)  # the minor version that TOFS needs
-TAG_CLIP, TAG_FRAMES, TAG_OFFSETS = VIDEO_TAG, FRAMES_TAG, b"TOFS"
-KNOWN_TAGS = frozenset({TAG_HEAD, TAG_CLIP, TAG_FRAMES, TAG_DATA, TAG_OFFSETS})
+MIX_FORMAT = (2, 5)  # and TMIX
+TAG_CLIP, TAG_FRAMES, TAG_OFFSETS, TAG_MIX = VIDEO_TAG, FRAMES_TAG, b"TOFS", b"TMIX"
+KNOWN_TAGS = frozenset({TAG_HEAD, TAG_CLIP, TAG_FRAMES, TAG_DATA, TAG_OFFSETS, TAG_MIX})
 OFFSET_COUNT = 20  # buckets of a predicted frame's residual vertices (inrcodec.entropy.inter.temporal_buckets)
 OFFSET_LIMIT = 16  # |offset| in scale bins
+MIX_COUNT = 24  # buckets of an intra level's vertices (inrcodec.entropy.inter.mix_buckets)
+MIX_WEIGHT_LIMIT = 8  # eighths of the way from the context's mean to the prediction
 MAX_FRAMES = 1 << 20
 KIND_INTRA, KIND_PREDICTED, KIND_BIDIRECTIONAL = 0, 1, 2
 KIND_LETTERS = "IPB"
@@ -62,8 +67,9 @@ FRAME = Record(
 class FrameEntry:
     """One FRAME record: display `index`, `kind` (KIND_*), `references` (display indices: none for I, the past
     one for P, past and future for B), the residual's context rate code, the finest levels coded intra, and its
-    streams' lengths (motion, latents or residual, intra levels); and its residual's scale offsets (OFFSET_COUNT
-    ints, in TOFS; None: none)."""
+    streams' lengths (motion, latents or residual, intra levels); its residual's scale offsets (OFFSET_COUNT
+    ints, in TOFS; None: none); and its intra levels' temporal mix (MIX_COUNT weights then MIX_COUNT scale
+    offsets, in TMIX; None: none)."""
 
     index: int
     kind: int
@@ -72,6 +78,7 @@ class FrameEntry:
     intra_levels: int
     lengths: tuple[int, int, int]
     scale_offsets: tuple[int, ...] | None = None
+    temporal_mix: tuple[int, ...] | None = None
 
     def to_bytes(self) -> bytes:
         past, future = (*self.references, 0, 0)[:2]
@@ -84,7 +91,7 @@ class FrameEntry:
 
 @dataclass(frozen=True)
 class VideoFile:
-    """Everything in a format 2.3 file: the frame size, rate code and model (HEAD), the clip's timing, the
+    """Everything in a format 2.3 - 2.5 file: the frame size, rate code and model (HEAD), the clip's timing, the
     frames in coding order, and DATA."""
 
     width: int
@@ -121,45 +128,80 @@ class VideoFile:
         sections = [(TAG_HEAD, head), (TAG_CLIP, clip), (TAG_FRAMES, frames), (TAG_DATA, self.payload)]
         version = FORMAT  # the lowest minor its sections need: 2.3 files decode with 2.3 readers
         if any(f.scale_offsets is not None for f in self.frames):
-            sections.insert(3, (TAG_OFFSETS, offsets_section(self.frames)))
+            sections.insert(3, (TAG_OFFSETS, per_frame_section([f.scale_offsets for f in self.frames])))
             version = OFFSETS_FORMAT
+        if any(f.temporal_mix is not None for f in self.frames):
+            sections.insert(len(sections) - 1, (TAG_MIX, per_frame_section([f.temporal_mix for f in self.frames])))
+            version = MIX_FORMAT
         return write_container(sections, major=version[0], minor=version[1])
 
 
-def offsets_section(frames: tuple[FrameEntry, ...]) -> bytes:
-    """TOFS: per frame a u8 flag, 1 followed by its OFFSET_COUNT offsets as i8."""
+def per_frame_section(values: list[tuple[int, ...] | None]) -> bytes:
+    """TOFS or TMIX: per frame a u8 flag, 1 followed by its values as bytes (i8 two's complement)."""
     out = bytearray()
-    for frame in frames:
-        out.append(0 if frame.scale_offsets is None else 1)
-        if frame.scale_offsets is not None:
-            out += bytes(o & 0xFF for o in frame.scale_offsets)
+    for frame_values in values:
+        out.append(0 if frame_values is None else 1)
+        if frame_values is not None:
+            out += bytes(v & 0xFF for v in frame_values)
     return bytes(out)
 
 
-def _with_offsets(frames: tuple[FrameEntry, ...], payload: bytes) -> tuple[FrameEntry, ...]:
-    """The frames with the offsets TOFS gives them; BitstreamError if TOFS is malformed (SPEC 10.5)."""
+def _with_per_frame(frames: tuple[FrameEntry, ...], payload: bytes, tag: str, count: int,
+                    may_have: Callable[[FrameEntry], bool], who: str,
+                    read: Callable[[FrameEntry, bytes], FrameEntry]) -> tuple[FrameEntry, ...]:  # fmt: skip
+    """The frames with what section `tag` gives them: per frame a flag, after a 1 `count` bytes that `read` puts
+    into the frame (checking their ranges); BitstreamError if the section is malformed or a frame that may not
+    have values (`who` says which may) has them."""
     out, offset = [], 0
     for frame in frames:
         if offset >= len(payload):
-            raise BitstreamError(f"TOFS section ends before frame {frame.index}'s flag")
+            raise BitstreamError(f"{tag} section ends before frame {frame.index}'s flag")
         flag = payload[offset]
         offset += 1
         if flag == 0:
             out.append(frame)
             continue
-        if flag != 1 or frame.kind == KIND_INTRA:
-            raise BitstreamError(f"frame {frame.index}: a TOFS flag of {flag} (0, or 1 for a P- or B-frame)")
-        values = payload[offset : offset + OFFSET_COUNT]
-        if len(values) != OFFSET_COUNT:
-            raise BitstreamError(f"TOFS section ends inside frame {frame.index}'s offsets")
-        offsets = tuple(v - 256 if v > 127 else v for v in values)
-        if max(abs(o) for o in offsets) > OFFSET_LIMIT:
-            raise BitstreamError(f"frame {frame.index}: a scale offset beyond +-{OFFSET_LIMIT}")
-        out.append(replace(frame, scale_offsets=offsets))
-        offset += OFFSET_COUNT
+        if flag != 1 or not may_have(frame):
+            raise BitstreamError(f"frame {frame.index}: a {tag} flag of {flag} (0, or 1 for {who})")
+        values = payload[offset : offset + count]
+        if len(values) != count:
+            raise BitstreamError(f"{tag} section ends inside frame {frame.index}'s values")
+        out.append(read(frame, values))
+        offset += count
     if offset != len(payload):
-        raise BitstreamError(f"TOFS section has {len(payload) - offset} bytes after the last frame's")
+        raise BitstreamError(f"{tag} section has {len(payload) - offset} bytes after the last frame's")
     return tuple(out)
+
+
+def _signed(values: bytes) -> tuple[int, ...]:
+    return tuple(v - 256 if v > 127 else v for v in values)
+
+
+def _read_offsets(frame: FrameEntry, values: bytes) -> FrameEntry:
+    offsets = _signed(values)
+    if max(abs(o) for o in offsets) > OFFSET_LIMIT:
+        raise BitstreamError(f"frame {frame.index}: a scale offset beyond +-{OFFSET_LIMIT}")
+    return replace(frame, scale_offsets=offsets)
+
+
+def _read_mix(frame: FrameEntry, values: bytes) -> FrameEntry:
+    weights, offsets = tuple(values[:MIX_COUNT]), _signed(values[MIX_COUNT:])
+    if max(weights) > MIX_WEIGHT_LIMIT or max(abs(o) for o in offsets) > OFFSET_LIMIT:
+        raise BitstreamError(f"frame {frame.index}: a mix weight beyond {MIX_WEIGHT_LIMIT} or a scale offset beyond "
+                             f"+-{OFFSET_LIMIT}")  # fmt: skip
+    return replace(frame, temporal_mix=weights + offsets)
+
+
+def _with_offsets(frames: tuple[FrameEntry, ...], payload: bytes) -> tuple[FrameEntry, ...]:
+    """The frames with the offsets TOFS gives them; BitstreamError if TOFS is malformed (SPEC 10.5)."""
+    return _with_per_frame(frames, payload, "TOFS", OFFSET_COUNT, lambda f: f.kind != KIND_INTRA, "a P- or B-frame",
+                           _read_offsets)  # fmt: skip
+
+
+def _with_mix(frames: tuple[FrameEntry, ...], payload: bytes) -> tuple[FrameEntry, ...]:
+    """The frames with the temporal mix TMIX gives them; BitstreamError if TMIX is malformed (SPEC 10.6)."""
+    return _with_per_frame(frames, payload, "TMIX", 2 * MIX_COUNT, lambda f: f.intra_levels > 0,
+                           "a frame with intra levels", _read_mix)  # fmt: skip
 
 
 def check_frames(frames: tuple[FrameEntry, ...], n_levels: int, data_length: int) -> None:
@@ -207,7 +249,7 @@ def _frame_entries(payload: bytes, count: int) -> tuple[FrameEntry, ...]:
 
 
 def parse_video(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoFile:
-    """Bytes of a format 2.3 or 2.4 video file -> VideoFile; BitstreamError naming the problem otherwise (max_pixels:
+    """Bytes of a format 2.3 - 2.5 video file -> VideoFile; BitstreamError naming the problem otherwise (max_pixels:
     a frame's)."""
     preamble, sections = read_container(data, KNOWN_TAGS)
     if (preamble["major"], preamble["minor"]) < FORMAT:
@@ -227,6 +269,10 @@ def parse_video(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoFile:
         if (preamble["major"], preamble["minor"]) < OFFSETS_FORMAT:
             raise BitstreamError("a TOFS section in a file of minor version below 4")
         frames = _with_offsets(frames, sections[TAG_OFFSETS])
+    if TAG_MIX in sections:
+        if (preamble["major"], preamble["minor"]) < MIX_FORMAT:
+            raise BitstreamError("a TMIX section in a file of minor version below 5")
+        frames = _with_mix(frames, sections[TAG_MIX])
     return VideoFile(head["width"], head["height"], head["rate_code"], head["n_levels"], head["model_id"],
                      head["model_sha256"], (clip["fps_num"], clip["fps_den"]), clip["group"], frames,
                      sections[TAG_DATA])  # fmt: skip

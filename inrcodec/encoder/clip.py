@@ -24,9 +24,10 @@ from inrcodec.bitstream.image_v2 import parse_image
 from inrcodec.bitstream.video_v2 import FrameEntry, VideoFile
 from inrcodec.encoder.image import as_target, encode_image, predict
 from inrcodec.encoder.motion import BLOCK, block_motion, latent_modes
-from inrcodec.encoder.predicted import encode_predicted
-from inrcodec.encoder.temporal import fit_scale_offsets
-from inrcodec.entropy.inter import scale_offset_grids, skipped_vertices, temporal_buckets
+from inrcodec.encoder.predicted import TemporalInputs, encode_predicted
+from inrcodec.encoder.temporal import fit_scale_offsets, fit_temporal_mix
+from inrcodec.entropy.context_model import padded_grid
+from inrcodec.entropy.inter import scale_offset_retable, skipped_vertices, temporal_buckets, temporal_mix_retable
 from inrcodec.entropy.motion import (
     BOTH, FUTURE, INTRA, PAST, decode_motion, encode_motion, predict_grids, reference_disagreement,
 )  # fmt: skip
@@ -89,8 +90,8 @@ class CodedFrame:
     """A coded frame: its plan, the rate code it renders at, the rate code of its residual's context model, the
     count of finest levels coded intra (inrcodec.entropy.inter; 0 for an intra frame), the motion stream (b""
     for intra), the latents' stream (an intra frame) or the residual's, the intra levels' stream (b"" if none),
-    the integer grids (finest first) as decoded, the decoded frame uint8 [H, W, 3], and the residual's scale
-    offsets (None: none; inrcodec.encoder.temporal)."""
+    the integer grids (finest first) as decoded, the decoded frame uint8 [H, W, 3], the residual's scale
+    offsets and the intra levels' temporal mix (None: none; inrcodec.encoder.temporal)."""
 
     plan: FramePlan
     rate_code: int
@@ -102,12 +103,13 @@ class CodedFrame:
     latents: list[np.ndarray]
     pixels: np.ndarray
     scale_offsets: tuple[int, ...] | None = None
+    temporal_mix: tuple[int, ...] | None = None
 
     @property
     def size(self) -> int:
-        """The bytes of its streams, and of its offsets in the file's TOFS section."""
-        offsets = 0 if self.scale_offsets is None else len(self.scale_offsets)
-        return len(self.motion) + len(self.stream) + len(self.intra_stream) + offsets
+        """The bytes of its streams, and of its values in the file's TOFS and TMIX sections."""
+        context = sum(len(v) for v in (self.scale_offsets, self.temporal_mix) if v is not None)
+        return len(self.motion) + len(self.stream) + len(self.intra_stream) + context
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,11 @@ class ClipSettings:
     residual is 0 is skipped (its zeros are not coded); motion_rate: the motion search's weight of a vector's bits
     is this times sqrt(lam) in SAD per bit (8-bit luma, lam per 8-bit squared error: the rule of thumb of
     rate-constrained motion search), 0 for the plain SAD search; half_pel: motion in half pixels (else whole);
+    motion: search motion (False: every vector 0, for the ablation);
     scale_offsets: a predicted frame's residual may code scale offsets by temporal bucket (format 2.4) where they
-    save bytes."""
+    save bytes; temporal_mix: its intra levels may move their means towards the prediction (format 2.5) where
+    that saves bytes; context_in_refinement: which of those two ("scale_offsets", "temporal_mix") the refinement
+    (and the choice of intra levels) counts the bits with, fitted to its starting point."""
 
     lam: float
     intra_steps: int
@@ -137,7 +142,10 @@ class ClipSettings:
     skip_blocks: bool = True
     motion_rate: float = 2.0  # eval/results/video-v2/motion_rate_*.json
     half_pel: bool = True
+    motion: bool = True
     scale_offsets: bool = True
+    temporal_mix: bool = True
+    context_in_refinement: tuple[str, ...] = ("scale_offsets", "temporal_mix")
 
 
 def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSettings, progress=None) -> list[CodedFrame]:
@@ -157,6 +165,8 @@ def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSetti
             references = [coded[r] for r in plan.references]
             rate_weight = settings.motion_rate * math.sqrt(lam * 255**2)
             fields = [block_motion(pixels, frames[r], rate_weight=rate_weight, half_pel=settings.half_pel)
+                      if settings.motion else np.zeros((-(-pixels.shape[0] // BLOCK), -(-pixels.shape[1] // BLOCK), 2),
+                                                       np.int32)
                       for r in plan.references]  # fmt: skip
             analysis = [torch.round(a).reshape(a.shape[-2:]).numpy().astype(np.int64)
                         for a in predict(entry, as_target(pixels)[0], rate_code)]  # fmt: skip
@@ -168,18 +178,31 @@ def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSetti
             modes = latent_modes(analysis, candidates, fields[0].shape[:2], BLOCK, settings.intra_bias)
             prediction = predict_grids([r.latents for r in references], fields, modes, BLOCK)
             residual_code = max(0, rate_code - settings.residual_offset)
+            temporal = None
+            offsets_in = settings.scale_offsets and "scale_offsets" in settings.context_in_refinement
+            mix_in = settings.temporal_mix and "temporal_mix" in settings.context_in_refinement
+            if offsets_in or mix_in:
+                temporal = TemporalInputs(reference_disagreement([r.latents for r in references], fields, BLOCK),
+                                          modes, offsets_in, mix_in)  # fmt: skip
             result = encode_predicted(pixels, prediction, entry, rate_code, lam, settings.inter_steps,
                                       residual_code=residual_code, intra_levels=settings.intra_levels,
                                       choose=settings.intra_choice,
-                                      skippable=(modes != INTRA) if settings.skip_blocks else None)  # fmt: skip
+                                      skippable=(modes != INTRA) if settings.skip_blocks else None,
+                                      temporal=temporal)  # fmt: skip
             motion = encode_motion(*fields, modes=modes, skip=result.skip)
+            # the fields as the decoder has them: a block that does not read a field has its predicted vector there
+            fields = decode_motion(motion, modes.shape, len(fields))[0]
             stream, offsets = result.residual_stream, None
             if settings.scale_offsets:
                 stream, offsets = _with_scale_offsets(shared, result, [r.latents for r in references], fields,
-                                                      motion, modes, prediction, residual_code)  # fmt: skip
-            frame = CodedFrame(plan, rate_code, residual_code, result.intra_levels, motion, stream,
-                               result.intra_stream, result.latents,
-                               _rendered(shared, result.latents, rate_code, pixels.shape), offsets)  # fmt: skip
+                                                      modes, prediction, residual_code)  # fmt: skip
+            intra_stream, mix = result.intra_stream, None
+            if settings.temporal_mix and result.intra_levels:
+                intra_stream, mix = _with_temporal_mix(shared, result, [r.latents for r in references], fields,
+                                                       prediction, rate_code)  # fmt: skip
+            frame = CodedFrame(plan, rate_code, residual_code, result.intra_levels, motion, stream, intra_stream,
+                               result.latents, _rendered(shared, result.latents, rate_code, pixels.shape), offsets,
+                               mix)  # fmt: skip
         coded[plan.index] = frame
         out.append(frame)
         if progress is not None:
@@ -195,13 +218,11 @@ def _intra(pixels, entry, shared, plan, lam, rate_code, steps) -> CodedFrame:
                       _rendered(shared, latents, rate_code, pixels.shape))  # fmt: skip
 
 
-def _with_scale_offsets(shared, result, references, fields, motion, modes, prediction, residual_code):
+def _with_scale_offsets(shared, result, references, fields, modes, prediction, residual_code):
     """(the residual stream, None) as refined, or (the stream re-coded with the scale offsets fitted to its
     residuals, the offsets) where that is smaller by more than the offsets' bytes (SPEC 10.5). The latents are
     the same either way: the offsets change the tables, not the means that values are clamped to."""
     first = result.intra_levels
-    # the fields as the decoder has them: a block that does not read a field has its predicted vector there
-    fields = decode_motion(motion, modes.shape, len(fields))[0]
     residuals = [q - p for q, p in zip(result.latents[first:], prediction[first:])]
     skipped = skipped_vertices([r.shape for r in residuals], first, result.skip)
     buckets = temporal_buckets(reference_disagreement(references, fields, BLOCK, first), modes, first)
@@ -209,7 +230,7 @@ def _with_scale_offsets(shared, result, references, fields, motion, modes, predi
     if not offsets.any():
         return result.residual_stream, None
     stream, coded = encode_latents(residuals, shared.contexts, residual_code, first, None, skipped,
-                                   scale_offset_grids(buckets, offsets))  # fmt: skip
+                                   scale_offset_retable(buckets, offsets))  # fmt: skip
     if len(stream) + offsets.size >= len(result.residual_stream):
         return result.residual_stream, None
     if not all(np.array_equal(a, b) for a, b in zip(coded, residuals)):
@@ -217,17 +238,36 @@ def _with_scale_offsets(shared, result, references, fields, motion, modes, predi
     return stream, tuple(int(o) for o in offsets)
 
 
+def _with_temporal_mix(shared, result, references, fields, prediction, rate_code):
+    """(the intra levels' stream, None) as refined, or (the stream re-coded with the temporal mix fitted to them,
+    the mix) where that is smaller by more than the mix's bytes (SPEC 10.6). A mixed mean could clamp a latent
+    the plain one did not (further than 255 from it): then the mix is not used, so the latents never change."""
+    first = result.intra_levels
+    disagreement = reference_disagreement(references, fields, BLOCK, 0)[:first]
+    coarser = padded_grid(result.latents[first], 1)
+    intra = result.latents[:first]
+    mix = fit_temporal_mix(intra, prediction[:first], disagreement, shared.contexts, rate_code, coarser)
+    if not any(mix):
+        return result.intra_stream, None
+    stream, coded = encode_latents(intra, shared.contexts, rate_code, 0, coarser, None,
+                                   temporal_mix_retable(prediction[:first], disagreement, mix))  # fmt: skip
+    if len(stream) + len(mix) >= len(result.intra_stream) or not all(map(np.array_equal, coded, intra)):
+        return result.intra_stream, None
+    return stream, mix
+
+
 def _rendered(shared, latents: list[np.ndarray], rate_code: int, shape: tuple[int, ...]) -> np.ndarray:
     return render(latents, shared.gains(rate_code), shared.synthesis, shape[0], shape[1], finish=to_uint8)
 
 
 def clip_file(coded: list[CodedFrame], entry: ModelEntry, fps: tuple[int, int], group: int) -> bytes:
-    """Coded frames (in coding order) -> the bytes of a video file (format 2.4 where a frame has scale offsets,
-    else 2.3)."""
+    """Coded frames (in coding order) -> the bytes of a video file (format 2.5 where a frame has a temporal mix,
+    else 2.4 where one has scale offsets, else 2.3)."""
     height, width = coded[0].pixels.shape[:2]
     frames = tuple(FrameEntry(f.plan.index, KINDS[f.plan.kind], f.plan.references,
                               0 if f.plan.kind == INTRA else f.residual_code, f.intra_levels,
-                              (len(f.motion), len(f.stream), len(f.intra_stream)), f.scale_offsets)
+                              (len(f.motion), len(f.stream), len(f.intra_stream)), f.scale_offsets,
+                              f.temporal_mix)
                    for f in coded)  # fmt: skip
     payload = b"".join(f.motion + f.stream + f.intra_stream for f in coded)
     return VideoFile(width, height, coded[0].rate_code, len(coded[0].latents), entry.id, bytes.fromhex(entry.sha256),

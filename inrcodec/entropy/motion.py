@@ -189,14 +189,19 @@ def vertex_blocks(shape: tuple[int, int], level: int, block: int, blocks: tuple[
     return by[i], bx[j], i, j
 
 
-def predict_grids(references: list[list[np.ndarray]], fields: list[np.ndarray], modes: np.ndarray | None,
-                  block: int) -> list[np.ndarray]:  # fmt: skip
-    """The prediction of a frame's integer grids (finest first): per vertex, its block's mode: PAST the first
-    reference's grids warped by the first field, FUTURE the second's by the second, BOTH (a + b + 1) >> 1 of
-    the two, INTRA 0. modes None: every block PAST."""
+def reference_warps(references: list[list[np.ndarray]], fields: list[np.ndarray], block: int,
+                    first_level: int = 0) -> list[list[np.ndarray]]:  # fmt: skip
+    """Per level first_level.. (finest first), each reference's grid warped by its field (SPEC 10.4)."""
+    return [[warp_grid(grids_of[level], field, level, block) for grids_of, field in zip(references, fields)]
+            for level in range(first_level, len(references[0]))]  # fmt: skip
+
+
+def prediction_from_warps(warps: list[list[np.ndarray]], modes: np.ndarray | None, block: int) -> list[np.ndarray]:
+    """The prediction of a frame's integer grids (finest first) from reference_warps of every level: per vertex, its block's
+    mode: PAST the first reference's warp, FUTURE the second's, BOTH (a + b + 1) >> 1 of the two, INTRA 0.
+    modes None: every block PAST."""
     grids = []
-    for level in range(len(references[0])):
-        warped = [warp_grid(grids_of[level], field, level, block) for grids_of, field in zip(references, fields)]
+    for level, warped in enumerate(warps):
         if modes is None:
             grids.append(warped[0])
             continue
@@ -208,18 +213,22 @@ def predict_grids(references: list[list[np.ndarray]], fields: list[np.ndarray], 
     return grids
 
 
+def disagreement_from_warps(warps: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Per level of reference_warps, |w0 - w1| int64 [h, w]: how far the two references' warps disagree at each
+    vertex (zeros for a frame with one reference); where they do, the prediction is unsure."""
+    return [np.abs(warped[0] - warped[-1]) for warped in warps]
+
+
+def predict_grids(references: list[list[np.ndarray]], fields: list[np.ndarray], modes: np.ndarray | None,
+                  block: int) -> list[np.ndarray]:  # fmt: skip
+    """prediction_from_warps of the references' grids warped by the fields."""
+    return prediction_from_warps(reference_warps(references, fields, block), modes, block)
+
+
 def reference_disagreement(references: list[list[np.ndarray]], fields: list[np.ndarray], block: int,
                            first_level: int = 0) -> list[np.ndarray]:  # fmt: skip
-    """Per level first_level.. (finest first), |w0 - w1| int64 [h, w]: how far the two references' warps
-    disagree at each vertex (zeros for a frame with one reference); where they do, the prediction is unsure."""
-    out = []
-    for level in range(first_level, len(references[0])):
-        if len(references) < 2:
-            out.append(np.zeros(references[0][level].shape, np.int64))
-            continue
-        warps = [warp_grid(grids[level], field, level, block) for grids, field in zip(references, fields)]
-        out.append(np.abs(warps[0] - warps[1]))
-    return out
+    """disagreement_from_warps of levels first_level.. (finest first)."""
+    return disagreement_from_warps(reference_warps(references, fields, block, first_level))
 
 
 def warp_grid(grid: np.ndarray, motion: np.ndarray, level: int, block: int) -> np.ndarray:

@@ -10,7 +10,7 @@ is decoded before it, so the decoder computes the same tables from integers alon
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from inrcodec.entropy.context_model import IntegerMlp, context_matrix, padded_gr
 from inrcodec.entropy.tables import ALPHABET_HALF, LATENTS_PER_STREAM_BIT, N_FRACTIONS, N_SCALES, N_TABLES
 
 CHUNK_LATENTS = 1 << 16
+# (level among the grids coded, rows, cols, means, tables) of a chunk's coded vertices -> (means, tables) moved
+# by what the context model does not see (a video frame's temporal context, inrcodec.entropy.inter)
+Retable = Callable[[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -79,15 +82,14 @@ def chunk_tables(
 
 def encode_latents(
     latents: list[np.ndarray], nets: ContextNetworks, rate_code: int, first_level: int = 0,
-    coarser: np.ndarray | None = None, skipped: list[np.ndarray] | None = None,
-    scale_offsets: list[np.ndarray] | None = None,
+    coarser: np.ndarray | None = None, skipped: list[np.ndarray] | None = None, retable: Retable | None = None,
 ) -> tuple[bytes, list[np.ndarray]]:
     """Integer grids (finest first) of the model's levels first_level.. -> (stream, the grids as coded). coarser:
     the padded grid (padded_grid's layout) that the coarsest of them reads as its coarser level, None for the
     model's coarsest level. skipped: bool grids of the same shapes (None: none); a skipped vertex is 0 and codes
     no symbol (the contexts read its 0). A latent further than 255 from its predicted mean is clamped to that
-    range (it would have no symbol); the returned grids say what was coded. scale_offsets: int grids of the
-    same shapes (None: none), added to each vertex's scale bin after the context model chose its table."""
+    range (it would have no symbol); the returned grids say what was coded. retable: moves the means and tables
+    that the context model chose (None: none)."""
     coded = [np.asarray(q, dtype=np.int64).copy() for q in latents]
     if skipped is not None:
         for grid, skip in zip(coded, skipped):
@@ -102,8 +104,8 @@ def encode_latents(
         if not rows.size:
             continue  # every vertex of the chunk skipped
         means, table = chunk_tables(nets, around, first_level + level, second, rows, cols, rate_code)
-        if scale_offsets is not None:
-            table = shifted_scales(table, scale_offsets[level][rows, cols])
+        if retable is not None:
+            means, table = retable(level, rows, cols, means, table)
         values = np.clip(coded[level][rows, cols], means - ALPHABET_HALF, means + ALPHABET_HALF)
         coded[level][rows, cols] = values
         order = stable_order(table, N_TABLES)
@@ -129,30 +131,28 @@ class StreamError(ValueError):
 
 def decode_latents(
     data: bytes, shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int = 0,
-    coarser: np.ndarray | None = None, skipped: list[np.ndarray] | None = None,
-    scale_offsets: list[np.ndarray] | None = None,
+    coarser: np.ndarray | None = None, skipped: list[np.ndarray] | None = None, retable: Retable | None = None,
 ) -> list[np.ndarray]:
     """Stream -> integer grids int64 (finest first) of the model's levels first_level.. (coarser, skipped,
-    scale_offsets: as for encode_latents). ValueError on a stream too short for its coded latents, or one that
+    retable: as for encode_latents). ValueError on a stream too short for its coded latents, or one that
     is corrupted or truncated (wrong terminator, bytes left over)."""
     try:
-        return decode_streams([data], shapes, nets, rate_code, first_level, [coarser], skipped, scale_offsets)[0]
+        return decode_streams([data], shapes, nets, rate_code, first_level, [coarser], skipped, retable)[0]
     except StreamError as exc:
         raise ValueError(str(exc)) from None
 
 
 def decode_streams(
     streams: list[bytes], shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int,
-    coarsers: list[np.ndarray | None], skipped: list[np.ndarray] | None = None,
-    scale_offsets: list[np.ndarray] | None = None,
+    coarsers: list[np.ndarray | None], skipped: list[np.ndarray] | None = None, retable: Retable | None = None,
 ) -> list[list[np.ndarray]]:
     """Several streams of grids of the same shapes (tiles of one size), each with its own coarser grid, decoded
     in lockstep: each chunk's context network runs once for all of them, so many small streams cost about what
-    one stream of their latents would. skipped (one stream only): as for encode_latents. -> per stream, its
+    one stream of their latents would. skipped, retable (one stream only): as for encode_latents. -> per stream, its
     grids as decode_latents gives them. StreamError (naming the stream's position) as decode_latents raises
     ValueError."""
-    if (skipped is not None or scale_offsets is not None) and len(streams) != 1:
-        raise ValueError("skipped vertices and scale offsets are for one stream")
+    if (skipped is not None or retable is not None) and len(streams) != 1:
+        raise ValueError("skipped vertices and moved tables are for one stream")
     total = sum(h * w for h, w in shapes) - (0 if skipped is None else sum(int(skip.sum()) for skip in skipped))
     decoders = []
     for position, data in enumerate(streams):
@@ -179,8 +179,8 @@ def decode_streams(
                 continue  # every vertex of the chunk skipped
         net = (nets.second if second else nets.first)[first_level + level]
         means, table = table_choice(net(context_matrix(coarse, same, rows, cols, rate_code)))
-        if scale_offsets is not None:
-            table = shifted_scales(table, scale_offsets[level][rows, cols])
+        if retable is not None:
+            means, table = retable(level, rows, cols, means, table)
         # one stable sort for all streams: by stream, then table, raster order kept among equal tables
         grouping = table + np.repeat(np.arange(len(decoders)) * N_TABLES, rows.size)
         order = stable_order(grouping, len(decoders) * N_TABLES)
