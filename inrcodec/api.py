@@ -104,7 +104,7 @@ def decode_frame(data: FileInput, index: int) -> np.ndarray:
 
 
 def clip_format(data: bytes) -> int | None:
-    """2 for a format 2.3 video, 1 for a format 1.2 one, None for an image; BitstreamError for bytes that are
+    """2 for a format 2.3 - 2.5 video, 1 for a format 1.2 one, None for an image; BitstreamError for bytes that are
     not a well-formed .inr container."""
     from inrcodec.video.file import is_video
     from inrcodec.video_decoder import is_video_v2

@@ -27,7 +27,7 @@ from inrcodec.model.config import level_shape
 
 
 def is_video_v2(data: bytes) -> bool:
-    """Whether .inr bytes hold a format 2.3 video; BitstreamError if they are not a well-formed container."""
+    """Whether .inr bytes hold a format 2.3 - 2.5 video; BitstreamError if they are not a well-formed container."""
     major, minor = file_version(data)
     if (major, minor) < video_v2.FORMAT:
         return False
@@ -35,7 +35,7 @@ def is_video_v2(data: bytes) -> bool:
 
 
 class VideoDecoder:
-    """A parsed format 2.3 file and its model. latents(k) and frame(k) decode display frame k with its reference
+    """A parsed format 2.3 - 2.5 file and its model. latents(k) and frame(k) decode display frame k with its reference
     chain; frames() decodes every frame once, in coding order, keeping a frame's latents only while a frame yet
     to decode refers to it."""
 

@@ -88,7 +88,7 @@ def encode(
         str,
         typer.Option(
             help="Installed model to encode with (see `inrcodec models`); 'default' = the default model. "
-            "Clips are coded with it too (video format 2.3, or 2.4 with scale offsets)."
+            "Clips are coded with it too (video format 2.3, 2.4 with scale offsets, 2.5 with a temporal mix)."
         ),
     ] = DEFAULT_MODEL,
     target_bpp: Annotated[

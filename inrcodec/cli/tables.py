@@ -78,7 +78,7 @@ def print_header_tables(header: dict) -> None:
 
 
 def print_video_header(header: dict) -> None:
-    """Tables for `info` on a video file (format 2.3 or 2.4, or 1.2)."""
+    """Tables for `info` on a video file (format 2.3 - 2.5, or 1.2)."""
     from rich.console import Console
     from rich.table import Table
 

@@ -1,6 +1,6 @@
 """The video side of `inrcodec encode`, `decode` and `info`: which inputs are clips, and the commands' bodies.
 
-cli/codec.py decides image or video and calls these; the work is in video/clip_v2.py (format 2.3 / 2.4; format 1.2 files
+cli/codec.py decides image or video and calls these; the work is in video/clip_v2.py (format 2.3 - 2.5; format 1.2 files
 are still decoded by video/decoder_v1.py), video_decoder.py and media/video.py.
 """
 
@@ -25,7 +25,7 @@ def is_video_input(path: Path) -> bool:
 
 
 def encode_clip(input_path: Path, quality: int, preset: str, model: str, gop: int, steps: int | None) -> dict:
-    """Encode a clip as format 2.3 (2.4 with scale offsets); -> the codec's stats. steps overrides the predicted
+    """Encode a clip as format 2.3 (2.4 with scale offsets, 2.5 with a temporal mix); -> the codec's stats. steps overrides the predicted
     frames' refinement steps."""
     from inrcodec.media.video import open_video
     from inrcodec.video.clip_v2 import encode_clip_v2
@@ -66,7 +66,7 @@ def frame_progress(total: int | None) -> Iterator[Callable[[int, dict], None]]:
 
 
 def clip_frame_count(data: bytes) -> int:
-    """The frames of a format 2.3, 2.4 or 1.2 video file (its header only)."""
+    """The frames of a format 2.3 - 2.5 or 1.2 video file (its header only)."""
     from inrcodec.api import clip_format
 
     if clip_format(data) == 2:
@@ -79,7 +79,7 @@ def clip_frame_count(data: bytes) -> int:
 
 
 def decode_clip(data: bytes, output: Path, frame: int | None) -> dict:
-    """Decode a video file (format 2.3, 2.4 or 1.2) to OUTPUT (a video, a frame folder, or with `frame` one image)
+    """Decode a video file (format 2.3 - 2.5 or 1.2) to OUTPUT (a video, a frame folder, or with `frame` one image)
     -> stats."""
     from inrcodec.api import clip_format
     from inrcodec.media.images import write_image

@@ -1,4 +1,4 @@
-"""The v2 video pipeline: a clip (anything media.video.open_video reads) -> a format 2.3 or 2.4 file, and its stats
+"""The v2 video pipeline: a clip (anything media.video.open_video reads) -> a format 2.3 - 2.5 file, and its stats
 measured on a decode of the bytes written (inrcodec.video_decoder).
 
 The frames are read into memory (a group's frames and the next group's first are what the hierarchical
@@ -32,7 +32,7 @@ FrameProgress = Callable[[int, int], None]
 def encode_clip_v2(source, quality: int = DEFAULT_QUALITY, preset: str = DEFAULT_PRESET, model: str = DEFAULT_MODEL,
                    group: int = CLIP_GROUP, progress: FrameProgress | None = None,
                    inter_steps: int | None = None) -> EncodeResult:  # fmt: skip
-    """Encode the clip at `source` as format 2.3 or 2.4. progress(frames coded, frames) after each frame (in coding
+    """Encode the clip at `source` as format 2.3 - 2.5. progress(frames coded, frames) after each frame (in coding
     order); inter_steps: the predicted frames' refinement steps (None: the preset's). stats: bytes, bpp (file bytes x 8 / (width x height x frames)), psnr_rgb (mean over the frames of the
     decoded file), encode_seconds (reading the source to the file's bytes, not the check decode), frames, ...
     InrCodecError on a bad quality, preset, group or model."""
