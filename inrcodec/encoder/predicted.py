@@ -3,10 +3,11 @@ motion-compensated prediction of them: the reference frames' latent grids warped
 (inrcodec.entropy.motion.predict_grids, integers).
 
 The residual is refined like an image's latents (inrcodec.encoder.refine.refine_with) with the frame rendered
-from prediction + residual, and entropy-coded with the image model's context networks (no temporal context
-yet): where the prediction is right, the residual is 0 and costs almost nothing. The finest levels may be
-coded intra instead (inrcodec.entropy.inter): the encoder codes its starting point each way and keeps the
-cheapest, and the refinement counts the bits the way the frame is coded.
+from prediction + residual, and entropy-coded with the image model's context networks: where the prediction is
+right, the residual is 0 and costs almost nothing. The finest levels may be coded intra instead
+(inrcodec.entropy.inter): the encoder refines each way and keeps the one with the lower cost, and the
+refinement counts the bits the way the frame is coded, with the temporal context (SPEC 10.5, 10.6) fitted to
+its starting point.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from inrcodec.entropy.context_model import padded_grid
 from inrcodec.entropy.inter import (
     MIX_BUCKETS, MIX_DISTANCES, MIX_WEIGHT_ONE, block_magnitudes, encode_inter, skipped_vertices, temporal_buckets,
 )  # fmt: skip
-from inrcodec.entropy.tables import LOG_SCALE_MAX, LOG_SCALE_MIN, LOG_SCALE_STEP
 from inrcodec.entropy.motion import BLOCK
+from inrcodec.entropy.planes import ContextNetworks
+from inrcodec.entropy.tables import LOG_SCALE_MAX, LOG_SCALE_MIN, LOG_SCALE_STEP
 from inrcodec.model.registry import ModelEntry
 from inrcodec.model.shared import load_shared
 
@@ -196,7 +198,8 @@ def encode_predicted(pixels: np.ndarray, prediction: list[np.ndarray], entry: Mo
 
 
 def start_context(start: list[np.ndarray], prediction: list[np.ndarray], intra_levels: int,
-                  temporal: TemporalInputs, nets, rate_code: int, residual_code: int) -> StartContext:  # fmt: skip
+                  temporal: TemporalInputs, nets: ContextNetworks, rate_code: int,
+                  residual_code: int) -> StartContext:  # fmt: skip
     """The scale offsets (of the residual levels) and the mix (of the intra levels) that code the starting
     latents `start` (integer grids, finest first) in the fewest bits, as the refinement's rate model."""
     shifts, mix = None, None
