@@ -169,3 +169,18 @@ def test_the_refinements_float_mix_moves_as_the_coders_tables_do():
     assert np.abs(moved.numpy() - coded_mean).max() <= 2 / 16 + 1e-9
     expected_log_scale = LOG_SCALE_MIN + (moved_table // N_FRACTIONS) * LOG_SCALE_STEP
     assert np.allclose(moved_log_scale.numpy(), expected_log_scale)
+
+
+def test_info_shows_each_frames_temporal_context():
+    import json
+
+    from typer.testing import CliRunner
+
+    from inrcodec.cli import app
+
+    runner = CliRunner()
+    table = runner.invoke(app, ["info", str(VECTOR)], env={"COLUMNS": "160"})
+    assert table.exit_code == 0 and "offsets+mix" in table.output
+    frames = json.loads(runner.invoke(app, ["info", str(VECTOR), "--json"]).stdout)["frames"]
+    assert [f["temporal_mix"] is not None for f in frames] == [False, True, False, True, False]
+    assert len(frames[1]["temporal_mix"]) == 2 * MIX_COUNT

@@ -100,11 +100,14 @@ def print_video_header(header: dict) -> None:
         ):
             summary.add_row(key, str(value))
         frames = Table(title="frames in coding order")
-        for column in ("frame", "kind", "references", "intra levels", "bytes", "motion bytes"):
+        for column in ("frame", "kind", "references", "intra levels", "bytes", "motion bytes", "temporal context"):
             frames.add_column(column, justify="right")
         for frame in header["frames"]:
+            # SPEC 10.5 and 10.6: the residual's scale offsets (2.4), the intra levels' mix (2.5)
+            context = [name for name, key in (("offsets", "scale_offsets"), ("mix", "temporal_mix")) if frame[key]]
             frames.add_row(str(frame["index"]), frame["kind"], ",".join(map(str, frame["references"])) or "-",
-                           str(frame["intra_levels"]), str(frame["bytes"]), str(frame["motion_bytes"]))  # fmt: skip
+                           str(frame["intra_levels"]), str(frame["bytes"]), str(frame["motion_bytes"]),
+                           "+".join(context) or "-")  # fmt: skip
         console = Console()
         console.print(summary)
         console.print(frames)
