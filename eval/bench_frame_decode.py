@@ -1,4 +1,6 @@
-"""Random access in format 2.3: seconds to decode each frame of a video file alone (best of 3), in this process.
+"""Random access in formats 2.3 - 2.5: seconds to decode each frame of a video file alone (best of 3), in this
+process: wall seconds and the process's CPU seconds (the same on an idle machine; on a busy one, the CPU seconds
+are what the decoder itself spent).
 
 A frame reads its reference chain (an intra frame, or up to log2(group) + 2 frames' entropy decodes) and renders
 once. The files are made by `inrcodec encode`, e.g. the first 17 frames of Vid4 walk:
@@ -39,27 +41,32 @@ def main() -> None:
     for path in args.files:
         data = path.read_bytes()
         decoder = VideoDecoder(data)
-        seconds = []
+        seconds, cpu_seconds = [], []
         for index in range(decoder.frame_count):
-            times = []
+            times, cpu_times = [], []
             for _ in range(REPEATS):
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 VideoDecoder(data).frame(index)
                 times.append(time.perf_counter() - start)
+                cpu_times.append(time.process_time() - cpu_start)
             seconds.append(min(times))
+            cpu_seconds.append(min(cpu_times))
         files.append({
             "file": path.name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "frames": decoder.frame_count, "width": decoder.file.width, "height": decoder.file.height,
             "group": decoder.file.group, "seconds_per_frame": seconds, "max_seconds": max(seconds),
+            "cpu_seconds_per_frame": cpu_seconds, "max_cpu_seconds": max(cpu_seconds),
             "chain_length": [len(decoder.chain(k)) for k in range(decoder.frame_count)],
         })  # fmt: skip
-        print(json.dumps({"file": path.name, "max_seconds": max(seconds)}), flush=True)
+        print(json.dumps({"file": path.name, "max_seconds": max(seconds), "max_cpu_seconds": max(cpu_seconds)}),
+              flush=True)  # fmt: skip
     run = {
         "label": args.label,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "inrcodec": inrcodec.__version__,
         "package": str(Path(inrcodec.__file__).parent),
         "threads": os.environ.get("OMP_NUM_THREADS", ""),
+        "load_average_at_end": os.getloadavg(),  # other processes on the machine: > 1 on 2 CPUs is a busy one
         **hardware.results_machine(),
         "files": files,
     }  # fmt: skip

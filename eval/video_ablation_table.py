@@ -3,7 +3,7 @@ temporal context, per clip, gathered from eval/bench_clip.py's files.
 
     python eval/video_ablation_table.py --results eval/results/video-v2 --out eval/results/video-v2/ablation.md
 
-Reads temporal_mix_refined_CLIP.json (the default, variant skip_motionrate2_offsets_mixrefined) and
+Reads temporal_context_refined_CLIP.json (the default, variant skip_motionrate2_contextrefined) and
 ablation_CLIP.json (variants default_no_motion, default_ippp, default_no_temporal_context), same frames, group,
 preset and qualities, and writes each variant's BD-rate (PSNR-RGB) against image mode and against the default;
 negative = fewer bits at equal PSNR. Both files code every frame as an image too: the table checks that those
@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-DEFAULT = "skip_motionrate2_offsets_mixrefined"
+DEFAULT = "skip_motionrate2_contextrefined"
 VARIANTS = {
     DEFAULT: "the encoder's default (motion, hierarchical B-frames, temporal context of formats 2.4 and 2.5)",
     "default_no_motion": "motion off (every vector 0; block modes and skipped blocks kept)",
@@ -29,7 +29,7 @@ NOT_BUILT = ("grid warp vs pixel warp with a pixel-domain residual", "not built"
 def clip_rows(results: Path, clip: str) -> list[tuple[str, str, str]]:
     from inrcodec.metrics import bd_rate
 
-    default = json.loads((results / f"temporal_mix_refined_{clip}.json").read_text())
+    default = json.loads((results / f"temporal_context_refined_{clip}.json").read_text())
     ablation = json.loads((results / f"ablation_{clip}.json").read_text())
     for key in ("steps", "model"):
         if default[key] != ablation[key]:

@@ -1,4 +1,4 @@
-"""The v2 video decoder (formats 2.3 and 2.4, SPEC.md section 10): any frame alone, or the whole clip.
+"""The v2 video decoder (formats 2.3 - 2.5, SPEC.md section 10): any frame alone, or the whole clip.
 
 A frame's integer latents come from its own streams and its references' latents (an intra frame's from its
 own alone), so decoding frame k entropy-decodes its reference chain, O(log group) frames, and renders one.
@@ -20,7 +20,7 @@ from inrcodec.entropy.inter import decode_inter, scale_offset_retable, temporal_
 from inrcodec.entropy.motion import (
     BLOCK, decode_motion, disagreement_from_warps, prediction_from_warps, reference_warps,
 )  # fmt: skip
-from inrcodec.entropy.planes import decode_latents
+from inrcodec.entropy.planes import Traversals, decode_latents
 from inrcodec.errors import BitstreamError, InrCodecError
 from inrcodec.field.synthesis import render, to_uint8
 from inrcodec.model.config import level_shape
@@ -45,6 +45,7 @@ class VideoDecoder:
         self.shapes = [level_shape(self.file.height, self.file.width, level) for level in range(self.file.n_levels)]
         self.blocks = (-(-self.file.height // BLOCK), -(-self.file.width // BLOCK))
         self.position = {frame.index: position for position, frame in enumerate(self.file.frames)}
+        self.traversals = Traversals()  # every frame has the same grid shapes: their chunks are worked out once
 
     @property
     def frame_count(self) -> int:
@@ -66,7 +67,7 @@ class VideoDecoder:
         nets, rate_code = self.shared.contexts, self.file.rate_code
         try:
             if frame.kind == KIND_INTRA:
-                return decode_latents(latents, self.shapes, nets, rate_code)
+                return decode_latents(latents, self.shapes, nets, rate_code, traversals=self.traversals)
             fields, modes, skip = decode_motion(motion, self.blocks, count=len(frame.references))
             warps = reference_warps([decoded[r] for r in frame.references], fields, BLOCK)
             prediction = prediction_from_warps(warps, modes, BLOCK)
@@ -77,7 +78,7 @@ class VideoDecoder:
                                                         frame.scale_offsets)  # fmt: skip
                 intra_retable = temporal_mix_retable(prediction[:first], disagreement[:first], frame.temporal_mix)
             return decode_inter(latents, intra, prediction, nets, rate_code, frame.residual_code, first, skip,
-                                residual_retable, intra_retable)  # fmt: skip
+                                residual_retable, intra_retable, self.traversals)  # fmt: skip
         except ValueError as exc:
             raise BitstreamError(f"frame {frame.index} ({KIND_LETTERS[frame.kind]}): {exc}") from None
 

@@ -8,6 +8,7 @@ from inrcodec.encoder.shared_torch import context_inputs, padded_coarser
 from inrcodec.entropy import tables
 from inrcodec.entropy.context_model import (
     ACTIVATION_LIMIT,
+    MLP_COLUMNS,
     IntegerMlp,
     context_matrix,
     padded_grid,
@@ -18,6 +19,7 @@ from inrcodec.entropy.planes import (
     CHUNK_LATENTS,
     ContextNetworks,
     StreamError,
+    Traversals,
     decode_latents,
     decode_streams,
     encode_latents,
@@ -48,7 +50,7 @@ def random_mlp(rng, widths, scale=0.3):
 def test_float64_path_equals_int64_definition_even_at_the_extremes():
     rng = np.random.default_rng(0)
     mlp = random_mlp(rng, (22, 16, 16, 2), scale=2.0)
-    x = rng.integers(-255, 256, size=(22, 5000)) * 256
+    x = rng.integers(-255, 256, size=(22, 2 * MLP_COLUMNS + 17)) * 256  # column blocks, the last one partial
     x[:, :10] = 255 * 256  # saturated inputs push activations to the clamp
     out = mlp(x.astype(np.float64))
     np.testing.assert_array_equal(out.astype(np.int64), mlp.mlp_int64(x))
@@ -164,6 +166,23 @@ def test_streams_decoded_in_lockstep_equal_each_decoded_alone():
     with pytest.raises(StreamError) as error:  # the damaged one is named, whatever its neighbours
         decode_streams([streams[0], streams[1][:-4], streams[2]], [q.shape for q in grids[0]], nets, 40, 0, coarsers)
     assert error.value.position == 1
+
+
+def test_kept_traversals_decode_what_fresh_ones_do():
+    nets = random_networks(levels=3)
+    grids = [random_latents(seed, 40, 70, levels=3) for seed in (10, 11)]
+    skipped = [np.random.default_rng(12).random(q.shape) < 0.3 for q in grids[1]]
+    streams = [encode_latents(grids[0], nets, 40)[0], encode_latents(grids[1], nets, 40, skipped=skipped)[0]]
+    shapes = [q.shape for q in grids[0]]
+    kept, none_kept = Traversals(), Traversals(max_bytes=0)
+    for traversals in (kept, none_kept, kept):  # the second use of `kept` reads what the first worked out
+        first = decode_latents(streams[0], shapes, nets, 40, traversals=traversals)
+        second = decode_latents(streams[1], shapes, nets, 40, skipped=skipped, traversals=traversals)
+        assert all((a == b).all() for a, b in zip(grids[0], first))
+        expected = [np.where(skip, 0, q) for q, skip in zip(grids[1], skipped)]
+        assert all((a == b).all() for a, b in zip(expected, second))
+    assert kept(shapes, None) is kept(shapes, None)
+    assert not isinstance(none_kept(shapes, None), list)  # over its budget: worked out afresh, chunk by chunk
 
 
 def test_a_tiny_stream_claiming_many_latents_is_refused_before_decoding():

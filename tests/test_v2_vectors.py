@@ -217,7 +217,7 @@ def test_the_modulation_changes_the_image(expected, vector_models):
 
 
 def test_the_synthetic_vector_reaches_the_ends_of_the_tables(expected, vector_models):
-    from inrcodec.entropy.planes import _Neighbourhood, chunk_tables, traversal
+    from inrcodec.entropy.planes import _Neighbourhood, chunk_tables, chunks
 
     data = (ROOT / "synthetic_40x24.inr").read_bytes()
     file = parse_image(data)
@@ -225,8 +225,8 @@ def test_the_synthetic_vector_reaches_the_ends_of_the_tables(expected, vector_mo
     latents = decoder.decode_file_latents(file, shared)
     assert max(int(np.abs(q).max()) for q in latents) > 255
     used, around = set(), _Neighbourhood()
-    for level, second, rows, cols in traversal([q.shape for q in latents]):
-        around.update(latents, level, second, None)
-        used |= set(chunk_tables(shared.contexts, around, level, second, rows, cols, file.rate_code)[1].tolist())
+    for chunk in chunks([q.shape for q in latents], None):
+        around.update(latents, chunk, None)
+        used |= set(chunk_tables(shared.contexts, around, chunk.level, chunk, file.rate_code)[1].tolist())
     scales = {t // 8 for t in used}
     assert len(used) > 40 and max(scales) - min(scales) > 20

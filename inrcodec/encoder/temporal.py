@@ -16,7 +16,7 @@ import numpy as np
 
 from inrcodec.bitstream.video_v2 import MIX_WEIGHT_LIMIT, OFFSET_LIMIT  # scale bins of e^(1/8): 7.4x each way
 from inrcodec.entropy.inter import MIX_BUCKETS, TEMPORAL_BUCKETS, mix_buckets, mixed_tables, table_mean16
-from inrcodec.entropy.planes import ContextNetworks, _Neighbourhood, chunk_tables, shifted_scales, traversal
+from inrcodec.entropy.planes import ContextNetworks, _Neighbourhood, chunk_tables, coded_chunks, shifted_scales
 from inrcodec.entropy.tables import ALPHABET_HALF, table_bits
 
 
@@ -28,14 +28,10 @@ def vertex_tables(grids: list[np.ndarray], nets: ContextNetworks, rate_code: int
     coded, finest first, of the model's levels first_level..; coarser as for
     inrcodec.entropy.planes.encode_latents)."""
     around, out = _Neighbourhood(), []
-    for level, second, rows, cols in traversal([g.shape for g in grids]):
-        around.update(grids, level, second, coarser)
-        if skipped is not None:
-            keep = ~skipped[level][rows, cols]
-            rows, cols = rows[keep], cols[keep]
-        if rows.size:
-            means, table = chunk_tables(nets, around, first_level + level, second, rows, cols, rate_code)
-            out.append((level, rows, cols, grids[level][rows, cols] - means, table))
+    for chunk in coded_chunks([g.shape for g in grids], coarser, skipped):
+        around.update(grids, chunk, coarser)
+        means, table = chunk_tables(nets, around, first_level + chunk.level, chunk, rate_code)
+        out.append((chunk.level, chunk.rows, chunk.cols, grids[chunk.level][chunk.rows, chunk.cols] - means, table))
     return out
 
 

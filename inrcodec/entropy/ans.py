@@ -67,9 +67,9 @@ class ChunkDecoder:
             raise ValueError("entropy-coded data is not a whole, non-empty number of 32-bit words")
         self._coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, dtype="<u4").astype(np.uint32))
 
-    def decode(self, count: int, table_index: int) -> np.ndarray:
-        """-> int64 residuals [count]."""
-        return self._coder.decode(table_model(int(table_index)), int(count)).astype(np.int64) - ALPHABET_HALF
+    def decode_symbol(self, table_index: int) -> int:
+        """One residual: a scalar decode, ten times cheaper than an array of one (the motion's block by block)."""
+        return self._coder.decode(table_models()[table_index]) - ALPHABET_HALF
 
     def decode_groups(self, table_indexes: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """counts[g] residuals with table table_indexes[g], group after group -> int64 residuals [sum(counts)].

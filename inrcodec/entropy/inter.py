@@ -21,7 +21,9 @@ import numpy as np
 
 from inrcodec.entropy.context_model import padded_grid
 from inrcodec.entropy.motion import BLOCK, BOTH, vertex_blocks
-from inrcodec.entropy.planes import ContextNetworks, Retable, decode_latents, encode_latents, shifted_scales
+from inrcodec.entropy.planes import (
+    ContextNetworks, Retable, Traversals, decode_latents, encode_latents, shifted_scales,
+)  # fmt: skip
 from inrcodec.entropy.tables import N_FRACTIONS, N_SCALES
 
 
@@ -145,22 +147,22 @@ def encode_inter(latents: list[np.ndarray], prediction: list[np.ndarray], nets: 
 
 def decode_inter(residual_stream: bytes, intra_stream: bytes, prediction: list[np.ndarray], nets: ContextNetworks,
                  rate_code: int, residual_code: int, intra_levels: int, skip: np.ndarray | None = None,
-                 residual_retable: Retable | None = None,
-                 intra_retable: Retable | None = None) -> list[np.ndarray]:  # fmt: skip
+                 residual_retable: Retable | None = None, intra_retable: Retable | None = None,
+                 traversals: Traversals | None = None) -> list[np.ndarray]:  # fmt: skip
     """The two streams, the prediction (finest first), the skipped motion blocks and the temporal context's
     retables (as for encode_inter) -> the frame's integer grids int64; ValueError on a malformed stream or an
-    intra level count the grids do not have."""
+    intra level count the grids do not have. traversals: as for inrcodec.entropy.planes.decode_latents."""
     if not 0 <= intra_levels < len(prediction):
         raise ValueError(f"intra levels {intra_levels} is not in 0..{len(prediction) - 1}")
     shapes = [p.shape for p in prediction]
     skipped = skipped_vertices(shapes[intra_levels:], intra_levels, skip)
     residuals = decode_latents(residual_stream, shapes[intra_levels:], nets, residual_code, intra_levels, None,
-                               skipped, residual_retable)  # fmt: skip
+                               skipped, residual_retable, traversals)  # fmt: skip
     coarse = [p + r for p, r in zip(prediction[intra_levels:], residuals)]
     if intra_levels == 0:
         if intra_stream:
             raise ValueError("a predicted frame without intra levels has intra data")
         return coarse
     fine = decode_latents(intra_stream, shapes[:intra_levels], nets, rate_code, 0, padded_grid(coarse[0], 1), None,
-                          intra_retable)  # fmt: skip
+                          intra_retable, traversals)  # fmt: skip
     return [*fine, *coarse]

@@ -66,7 +66,7 @@ def _code_field(coder, field: np.ndarray, decoding: bool, used: np.ndarray | Non
             for c in range(2):
                 table = _table(left[c], top[c])
                 if decoding:
-                    coded.append(int(coder.decode(1, table)[0]))
+                    coded.append(coder.decode_symbol(table))
                     vectors[by][bx][c] = prediction[c] + coded[c]
                 else:
                     coded.append(int(vectors[by][bx][c]) - prediction[c])
@@ -90,7 +90,7 @@ def _code_flags(coder, flags: np.ndarray, decoding: bool, coded: np.ndarray | No
                 continue
             table = _table(row[bx - 1] if bx else 0, values[by - 1][bx] if by else 0)
             if decoding:
-                row[bx] = int(coder.decode(1, table)[0])
+                row[bx] = coder.decode_symbol(table)
                 if row[bx] not in (0, 1):
                     raise ValueError(f"a block flag of {row[bx]} is not 0 or 1")
             else:
@@ -119,7 +119,7 @@ def _code_modes(coder, modes: np.ndarray, skip: np.ndarray, decoding: bool, bidi
         top = predicted[by - 1][bx] if by else 0
         table = _table(abs(left) + abs(top), 0)
         if decoding:
-            mode = int(coder.decode(1, table)[0])
+            mode = coder.decode_symbol(table)
             if mode not in (PAST, BOTH, FUTURE):
                 raise ValueError(f"a B-frame block mode of {mode} is not -1, 0 or 1")
             predicted[by][bx] = modes[by, bx] = mode

@@ -10,12 +10,14 @@ is decoded before it, so the decoder computes the same tables from integers alon
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from inrcodec.entropy.ans import ChunkDecoder, ChunkEncoder
-from inrcodec.entropy.context_model import IntegerMlp, context_matrix, padded_grid, pass_positions, table_choice
+from inrcodec.entropy.context_model import (
+    IntegerMlp, context_indices, gather_context, padded_grid, pass_positions, table_choice,
+)  # fmt: skip
 from inrcodec.entropy.tables import ALPHABET_HALF, LATENTS_PER_STREAM_BIT, N_FRACTIONS, N_SCALES, N_TABLES
 
 CHUNK_LATENTS = 1 << 16
@@ -53,15 +55,86 @@ def traversal(shapes: list[tuple[int, int]]) -> Iterator[tuple[int, bool, np.nda
                 yield level, second, rows[start : start + CHUNK_LATENTS], cols[start : start + CHUNK_LATENTS]
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """A chunk of the traversal: its level (among the grids coded, finest first) and pass, its vertices int64 [N]
+    in coding order, and where their contexts lie (context_indices: int32 [9, N] into the padded coarser grid,
+    None at the model's coarsest level; int32 [12, N] into this level's padded grid in pass B, else None)."""
+
+    level: int
+    second: bool
+    rows: np.ndarray
+    cols: np.ndarray
+    coarse_at: np.ndarray | None
+    same_at: np.ndarray | None
+
+    def keeping(self, keep: np.ndarray) -> "Chunk":
+        """The chunk's vertices where keep (bool [N]), in the same order."""
+        return Chunk(self.level, self.second, self.rows[keep], self.cols[keep],
+                     None if self.coarse_at is None else self.coarse_at[:, keep],
+                     None if self.same_at is None else self.same_at[:, keep])  # fmt: skip
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.rows, self.cols, self.coarse_at, self.same_at) if a is not None)
+
+
+def chunks(shapes: list[tuple[int, int]], coarser_width: int | None) -> Iterator[Chunk]:
+    """The Chunks of grids of these shapes (finest first) in coding order; coarser_width: the row length of the
+    padded grid that the coarsest reads as its coarser level (None: it is the model's coarsest)."""
+    for level, second, rows, cols in traversal(shapes):
+        coarse_stride = shapes[level + 1][1] + 2 if level + 1 < len(shapes) else coarser_width
+        coarse_at, same_at = context_indices(rows, cols, coarse_stride, shapes[level][1] + 4 if second else None)
+        yield Chunk(level, second, rows, cols, coarse_at, same_at)
+
+
+class Traversals:
+    """The Chunks of each set of grid shapes (and coarser width) once worked out, kept up to max_bytes: a video
+    decodes frame after frame of the same shapes, a tiled image tile after tile; their context indices then
+    cost nothing after the first."""
+
+    def __init__(self, max_bytes: int = 1 << 28) -> None:
+        self.max_bytes = max_bytes
+        self._kept: dict[tuple, list[Chunk]] = {}
+        self._bytes = 0
+
+    def __call__(self, shapes: list[tuple[int, int]], coarser_width: int | None) -> Iterable[Chunk]:
+        key = (tuple(map(tuple, shapes)), coarser_width)
+        if key in self._kept:
+            return self._kept[key]
+        # about 60 bytes per vertex: rows, cols and 9 coarse indices for all, 12 same-level ones for half
+        if self._bytes + 60 * sum(h * w for h, w in shapes) > self.max_bytes:
+            return chunks(shapes, coarser_width)
+        kept = list(chunks(shapes, coarser_width))
+        self._kept[key] = kept
+        self._bytes += sum(chunk.nbytes for chunk in kept)
+        return kept
+
+
+def coded_chunks(shapes: list[tuple[int, int]], coarser: np.ndarray | None, skipped: list[np.ndarray] | None,
+                 traversals: Traversals | None = None) -> Iterator[Chunk]:  # fmt: skip
+    """The Chunks of grids of these shapes that code a symbol, without their skipped vertices (skipped: bool grids
+    of the shapes, None: none); coarser: the padded grid the coarsest reads (None: none); traversals: where
+    worked-out Chunks are kept (None: worked out afresh)."""
+    coarser_width = None if coarser is None else coarser.shape[-1]
+    for chunk in (traversals or chunks)(shapes, coarser_width):
+        if skipped is not None:
+            chunk = chunk.keeping(~skipped[chunk.level][chunk.rows, chunk.cols])
+        if chunk.rows.size:
+            yield chunk
+
+
 class _Neighbourhood:
-    """The padded grids a chunk's contexts read, rebuilt when a level or a pass starts."""
+    """The padded grids a chunk's contexts read (of one grid [h, w] or a stack [B, h, w] per level), rebuilt when a
+    level or a pass starts."""
 
     def __init__(self) -> None:
         self.key: tuple[int, bool] | None = None
         self.coarse: np.ndarray | None = None
         self.same: np.ndarray | None = None
 
-    def update(self, latents: list[np.ndarray], level: int, second: bool, coarser: np.ndarray | None) -> None:
+    def update(self, latents: list[np.ndarray], chunk: Chunk, coarser: np.ndarray | None) -> None:
+        level, second = chunk.level, chunk.second
         if self.key == (level, second):
             return
         if self.key is None or self.key[0] != level:
@@ -70,14 +143,13 @@ class _Neighbourhood:
         self.key = (level, second)
 
 
-def chunk_tables(
-    nets: ContextNetworks, around: _Neighbourhood, level: int, second: bool, rows: np.ndarray, cols: np.ndarray,
-    rate_code: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """-> (integer means, table indices) int64 [N] of a chunk of `level` (the model's level number), from the
-    already coded integers."""
-    net = (nets.second if second else nets.first)[level]
-    return table_choice(net(context_matrix(around.coarse, around.same, rows, cols, rate_code)))
+def chunk_tables(nets: ContextNetworks, around: _Neighbourhood, model_level: int, chunk: Chunk,
+                 rate_code: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """-> (integer means, table indices) int64 [B N] of a chunk of the model's level `model_level` (of every grid
+    of a stack, grid after grid), from the already coded integers."""
+    net = (nets.second if chunk.second else nets.first)[model_level]
+    inputs = gather_context(around.coarse, around.same, chunk.coarse_at, chunk.same_at, rate_code, chunk.rows.size)
+    return table_choice(net(inputs))
 
 
 def encode_latents(
@@ -96,14 +168,10 @@ def encode_latents(
             grid[skip] = 0
     encoder = ChunkEncoder()
     around = _Neighbourhood()
-    for level, second, rows, cols in traversal([q.shape for q in coded]):
-        around.update(coded, level, second, coarser)
-        if skipped is not None:
-            keep = ~skipped[level][rows, cols]
-            rows, cols = rows[keep], cols[keep]
-        if not rows.size:
-            continue  # every vertex of the chunk skipped
-        means, table = chunk_tables(nets, around, first_level + level, second, rows, cols, rate_code)
+    for chunk in coded_chunks([q.shape for q in coded], coarser, skipped):
+        level, rows, cols = chunk.level, chunk.rows, chunk.cols
+        around.update(coded, chunk, coarser)
+        means, table = chunk_tables(nets, around, first_level + level, chunk, rate_code)
         if retable is not None:
             means, table = retable(level, rows, cols, means, table)
         values = np.clip(coded[level][rows, cols], means - ALPHABET_HALF, means + ALPHABET_HALF)
@@ -132,12 +200,14 @@ class StreamError(ValueError):
 def decode_latents(
     data: bytes, shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int = 0,
     coarser: np.ndarray | None = None, skipped: list[np.ndarray] | None = None, retable: Retable | None = None,
+    traversals: Traversals | None = None,
 ) -> list[np.ndarray]:
     """Stream -> integer grids int64 (finest first) of the model's levels first_level.. (coarser, skipped,
-    retable: as for encode_latents). ValueError on a stream too short for its coded latents, or one that
-    is corrupted or truncated (wrong terminator, bytes left over)."""
+    retable: as for encode_latents; traversals: as for coded_chunks). ValueError on a stream too short for its
+    coded latents, or one that is corrupted or truncated (wrong terminator, bytes left over)."""
     try:
-        return decode_streams([data], shapes, nets, rate_code, first_level, [coarser], skipped, retable)[0]
+        return decode_streams([data], shapes, nets, rate_code, first_level, [coarser], skipped, retable,
+                              traversals)[0]  # fmt: skip
     except StreamError as exc:
         raise ValueError(str(exc)) from None
 
@@ -145,12 +215,13 @@ def decode_latents(
 def decode_streams(
     streams: list[bytes], shapes: list[tuple[int, int]], nets: ContextNetworks, rate_code: int, first_level: int,
     coarsers: list[np.ndarray | None], skipped: list[np.ndarray] | None = None, retable: Retable | None = None,
+    traversals: Traversals | None = None,
 ) -> list[list[np.ndarray]]:
     """Several streams of grids of the same shapes (tiles of one size), each with its own coarser grid, decoded
     in lockstep: each chunk's context network runs once for all of them, so many small streams cost about what
-    one stream of their latents would. skipped, retable (one stream only): as for encode_latents. -> per stream, its
-    grids as decode_latents gives them. StreamError (naming the stream's position) as decode_latents raises
-    ValueError."""
+    one stream of their latents would. skipped, retable (one stream only): as for encode_latents; traversals: as
+    for coded_chunks. -> per stream, its grids as decode_latents gives them. StreamError (naming the stream's
+    position) as decode_latents raises ValueError."""
     if (skipped is not None or retable is not None) and len(streams) != 1:
         raise ValueError("skipped vertices and moved tables are for one stream")
     total = sum(h * w for h, w in shapes) - (0 if skipped is None else sum(int(skip.sum()) for skip in skipped))
@@ -165,24 +236,16 @@ def decode_streams(
     # grids of all streams stacked, [B, h, w] per level: each context gather serves them all at once
     stacks = [np.zeros((len(streams), *shape), dtype=np.int64) for shape in shapes]
     coarser = None if coarsers[0] is None else np.stack(coarsers)
-    key, coarse, same = None, None, None
-    for level, second, rows, cols in traversal(shapes):
-        if key != (level, second):
-            if key is None or key[0] != level:
-                coarse = padded_grid(stacks[level + 1], 1) if level + 1 < len(stacks) else coarser
-            same = padded_grid(stacks[level], 2) if second else None
-            key = (level, second)
-        if skipped is not None:
-            keep = ~skipped[level][rows, cols]
-            rows, cols = rows[keep], cols[keep]
-            if not rows.size:
-                continue  # every vertex of the chunk skipped
-        net = (nets.second if second else nets.first)[first_level + level]
-        means, table = table_choice(net(context_matrix(coarse, same, rows, cols, rate_code)))
+    around = _Neighbourhood()
+    for chunk in coded_chunks(shapes, coarser, skipped, traversals):
+        level, rows, cols = chunk.level, chunk.rows, chunk.cols
+        around.update(stacks, chunk, coarser)
+        means, table = chunk_tables(nets, around, first_level + level, chunk, rate_code)
         if retable is not None:
             means, table = retable(level, rows, cols, means, table)
         # one stable sort for all streams: by stream, then table, raster order kept among equal tables
-        grouping = table + np.repeat(np.arange(len(decoders)) * N_TABLES, rows.size)
+        single = len(decoders) == 1  # (one stream: the bookkeeping of several costs a tenth of a frame's decode)
+        grouping = table if single else table + np.repeat(np.arange(len(decoders)) * N_TABLES, rows.size)
         order = stable_order(grouping, len(decoders) * N_TABLES)
         counts = np.bincount(grouping, minlength=len(decoders) * N_TABLES)
         groups = np.flatnonzero(counts)
@@ -195,8 +258,12 @@ def decode_streams(
                 residuals.append(decoder.decode_groups(groups[span] - position * N_TABLES, counts[span]))
             except ValueError as exc:
                 raise StreamError(position, str(exc)) from None
-        stream, vertex = np.divmod(order, rows.size)
-        stacks[level][stream, rows[vertex], cols[vertex]] = np.concatenate(residuals) + means[order]
+        values = (residuals[0] if single else np.concatenate(residuals)) + means[order]
+        if single:
+            stacks[level][0, rows[order], cols[order]] = values
+        else:
+            stream, vertex = np.divmod(order, rows.size)
+            stacks[level][stream, rows[vertex], cols[vertex]] = values
     for position, decoder in enumerate(decoders):
         try:
             decoder.finish()

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from inrcodec.entropy.context_model import padded_grid
-from inrcodec.entropy.planes import ContextNetworks, StreamError, decode_latents, decode_streams, encode_latents
+from inrcodec.entropy.planes import (
+    ContextNetworks, StreamError, Traversals, decode_latents, decode_streams, encode_latents,
+)  # fmt: skip
 
 LOCKSTEP_LATENTS = 1 << 18  # tiles' latents decoded together: 24 MB of contexts at most per pass
 
@@ -126,6 +128,7 @@ def decode_tiles(coarse_stream: bytes, streams: dict[int, bytes], grid: TileGrid
     # tiles of one size are decoded together, LOCKSTEP_LATENTS at a time (the contexts of a chunk of each are
     # held at once): one context network call per chunk for the lot
     by_shape: dict[tuple, list[int]] = {}
+    traversals = Traversals()  # a batch of tiles of a shape works the chunks out, the next batches reuse them
     for index in streams:
         by_shape.setdefault(tuple(latents[level][grid.vertices(index, level)].shape for level in range(k)), []).append(index)
     for shapes, indexes in by_shape.items():
@@ -133,8 +136,9 @@ def decode_tiles(coarse_stream: bytes, streams: dict[int, bytes], grid: TileGrid
         for start in range(0, len(indexes), per_batch):
             batch = indexes[start : start + per_batch]
             try:
-                shares = decode_streams([streams[i] for i in batch], list(shapes), nets, rate_code, 0,
-                                        [coarse_window(latents[k], grid, i) for i in batch])  # fmt: skip
+                windows = [coarse_window(latents[k], grid, i) for i in batch]
+                shares = decode_streams([streams[i] for i in batch], list(shapes), nets, rate_code, 0, windows,
+                                        traversals=traversals)  # fmt: skip
             except StreamError as exc:
                 raise ValueError(f"tile {batch[exc.position]}: {exc}") from None
             for index, share in zip(batch, shares):
