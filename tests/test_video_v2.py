@@ -211,3 +211,33 @@ def test_a_clip_without_motion_codes_zero_vectors_and_decodes(v2_model):
         assert not any(f.any() for f in fields)
     decoder = VideoDecoder(clip_file(coded, v2_model, (25, 1), 4))
     assert all(np.array_equal(decoder.frame(f.plan.index), f.pixels) for f in coded)
+
+
+@pytest.mark.slow  # spawns two processes that import torch
+def test_frames_coded_in_worker_processes_make_the_same_file(v2_model):
+    """--jobs 2 codes frames of one layer at once, each worker with one torch thread: the file equals one
+    process's with one thread, byte for byte."""
+    import torch
+
+    from inrcodec.encoder.clip import ClipSettings, clip_file, encode_clip
+
+    settings = ClipSettings(lam=2e-3, intra_steps=1, inter_steps=1, group=4, residual_offset=40)
+    frames, threads = _clip(count=7), torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = encode_clip(frames, v2_model, settings)
+    finally:
+        torch.set_num_threads(threads)
+    seen = []
+    together = encode_clip(frames, v2_model, settings, progress=lambda done, total: seen.append((done, total)), jobs=2)
+    assert [f.plan for f in together] == [f.plan for f in alone]
+    assert clip_file(together, v2_model, (25, 1), 4) == clip_file(alone, v2_model, (25, 1), 4)
+    assert seen == [(done, 7) for done in range(1, 8)]
+
+
+@pytest.mark.parametrize("bad, message", [({"jobs": 0}, "jobs must be at least 1"), ({"group": 0}, "group must be")])
+def test_bad_clip_settings_are_refused_before_reading(bad, message, tmp_path):
+    from inrcodec.video.clip_v2 import encode_clip_v2
+
+    with pytest.raises(InrCodecError, match=message):
+        encode_clip_v2(tmp_path / "no such clip", **bad)

@@ -60,7 +60,7 @@ class EncodeSettings:
     target_bpp: float | None
     gop: int
     tile: int | None
-    tile_jobs: int = 1
+    input_jobs: int = 1  # processes for one input: its tiles (an image) or its frames (a clip)
 
 
 @app.command()
@@ -118,7 +118,9 @@ def encode(
     ] = None,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Processes: with several INPUTs, files encoded at once; with "
-                          "one tiled image, processes that refine its tiles (the same file, faster).")
+                          "one tiled image, processes that refine its tiles; with one clip, processes that code "
+                          "frames whose references are coded (one thread each; the file is that of --jobs 1 "
+                          "with one thread).")
     ] = 1,
     force: Annotated[bool, typer.Option("--force", help="Overwrite outputs that exist.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help=JSON_HELP + " One line per file.")] = False,
@@ -141,7 +143,7 @@ def encode(
     if len(pairs) == 1:
         source, destination = pairs[0]
         with command_errors():
-            stats = encode_one(source, destination, replace(settings, tile_jobs=jobs), voice, progress=not quiet)
+            stats = encode_one(source, destination, replace(settings, input_jobs=jobs), voice, progress=not quiet)
         report_encoded(destination, stats, settings, voice, json_output)
         return
     failures = 0
@@ -202,7 +204,7 @@ def encode_one(source: str, destination: str, settings: EncodeSettings, voice: V
         if settings.target_bpp is not None:
             raise InrCodecError("--target-bpp is for images only")
         stats = encode_clip(Path(source), settings.quality, settings.preset, settings.model, settings.gop,
-                            settings.steps)  # fmt: skip
+                            settings.steps, settings.input_jobs)  # fmt: skip
         data = stats.pop("data")
     else:
         pixels = read_image(stdin_bytes(), keep_grey=True, name="stdin") if source == STDIO else naming_file(
@@ -220,7 +222,7 @@ def encode_pixels(pixels, settings: EncodeSettings, voice: Voice, progress: bool
         if settings.target_bpp is None:
             result = encode_image(pixels, quality=settings.quality, preset=settings.preset, steps=settings.steps,
                                   model=settings.model, progress=on_step, tile=settings.tile,
-                                  jobs=settings.tile_jobs)  # fmt: skip
+                                  jobs=settings.input_jobs)  # fmt: skip
             return result.data, result.stats
         result = encode_to_bpp(pixels, settings.target_bpp, settings.preset, settings.steps, settings.model,
                                progress=on_step, on_trial=lambda trial: report_trial(trial, voice),

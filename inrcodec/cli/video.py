@@ -24,9 +24,10 @@ def is_video_input(path: Path) -> bool:
     return path.is_dir() or path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def encode_clip(input_path: Path, quality: int, preset: str, model: str, gop: int, steps: int | None) -> dict:
-    """Encode a clip as format 2.3 (2.4 with scale offsets, 2.5 with a temporal mix); -> the codec's stats. steps overrides the predicted
-    frames' refinement steps."""
+def encode_clip(input_path: Path, quality: int, preset: str, model: str, gop: int, steps: int | None,
+                jobs: int = 1) -> dict:  # fmt: skip
+    """Encode a clip as format 2.3 (2.4 with scale offsets, 2.5 with a temporal mix); -> the codec's stats. steps
+    overrides the predicted frames' refinement steps; jobs: processes coding frames at once."""
     from inrcodec.media.video import open_video
     from inrcodec.video.clip_v2 import encode_clip_v2
 
@@ -34,7 +35,7 @@ def encode_clip(input_path: Path, quality: int, preset: str, model: str, gop: in
         raise InrCodecError("video needs a model: an installed v2 model id, or 'default'")
     frame_count = open_video(input_path).info.frame_count
     with frame_progress(frame_count) as on_frame:
-        result = encode_clip_v2(input_path, quality, preset, model, gop, on_frame, inter_steps=steps)
+        result = encode_clip_v2(input_path, quality, preset, model, gop, on_frame, inter_steps=steps, jobs=jobs)
     return {"data": result.data, **result.stats}
 
 

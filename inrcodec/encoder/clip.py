@@ -148,66 +148,77 @@ class ClipSettings:
     context_in_refinement: tuple[str, ...] = ("scale_offsets", "temporal_mix")
 
 
-def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSettings, progress=None) -> list[CodedFrame]:
-    """uint8 [H, W, 3] frames -> the coded frames in coding order. progress(done, total) after each frame."""
-    shared = load_shared(entry)
+def encode_clip(frames: list[np.ndarray], entry: ModelEntry, settings: ClipSettings, progress=None,
+                jobs: int = 1) -> list[CodedFrame]:  # fmt: skip
+    """uint8 [H, W, 3] frames -> the coded frames in coding order. progress(done, total) after each frame. jobs > 1:
+    that many worker processes of one torch thread each code the frames whose references are coded
+    (inrcodec.encoder.frame_workers); the file is the one that one job with one thread writes."""
     plans = coding_order(len(frames), settings.group, settings.structure)
-    coded: dict[int, CodedFrame] = {}
-    out = []
     # one rate code for the clip: it sets the latents' gains, and a reference at other gains would mispredict
     rate_code = lambda_rate_code(settings.lam)
+    if jobs > 1:
+        from inrcodec.encoder.frame_workers import encode_in_workers
+
+        return encode_in_workers(frames, plans, entry, settings, rate_code, jobs, progress)
+    shared = load_shared(entry)
+    coded: dict[int, CodedFrame] = {}
     for done, plan in enumerate(plans):
-        lam = settings.lam * settings.layer_lambda**plan.layer
-        pixels = frames[plan.index]
-        if plan.kind == INTRA:
-            frame = _intra(pixels, entry, shared, plan, lam, rate_code, settings.intra_steps)
-        else:
-            references = [coded[r] for r in plan.references]
-            rate_weight = settings.motion_rate * math.sqrt(lam * 255**2)
-            fields = [block_motion(pixels, frames[r], rate_weight=rate_weight, half_pel=settings.half_pel)
-                      if settings.motion else np.zeros((-(-pixels.shape[0] // BLOCK), -(-pixels.shape[1] // BLOCK), 2),
-                                                       np.int32)
-                      for r in plan.references]  # fmt: skip
-            analysis = [torch.round(a).reshape(a.shape[-2:]).numpy().astype(np.int64)
-                        for a in predict(entry, as_target(pixels)[0], rate_code)]  # fmt: skip
-            one_way = [predict_grids([r.latents], [f], None, BLOCK) for r, f in zip(references, fields)]
-            candidates = {PAST: one_way[0]}
-            if plan.kind == BIDIRECTIONAL:
-                both = [(a + b + 1) >> 1 for a, b in zip(*one_way)]
-                candidates.update({BOTH: both, FUTURE: one_way[1]})
-            modes = latent_modes(analysis, candidates, fields[0].shape[:2], BLOCK, settings.intra_bias)
-            prediction = predict_grids([r.latents for r in references], fields, modes, BLOCK)
-            residual_code = max(0, rate_code - settings.residual_offset)
-            temporal = None
-            offsets_in = settings.scale_offsets and "scale_offsets" in settings.context_in_refinement
-            mix_in = settings.temporal_mix and "temporal_mix" in settings.context_in_refinement
-            if offsets_in or mix_in:
-                temporal = TemporalInputs(reference_disagreement([r.latents for r in references], fields, BLOCK),
-                                          modes, offsets_in, mix_in)  # fmt: skip
-            result = encode_predicted(pixels, prediction, entry, rate_code, lam, settings.inter_steps,
-                                      residual_code=residual_code, intra_levels=settings.intra_levels,
-                                      choose=settings.intra_choice,
-                                      skippable=(modes != INTRA) if settings.skip_blocks else None,
-                                      temporal=temporal)  # fmt: skip
-            motion = encode_motion(*fields, modes=modes, skip=result.skip)
-            # the fields as the decoder has them: a block that does not read a field has its predicted vector there
-            fields = decode_motion(motion, modes.shape, len(fields))[0]
-            stream, offsets = result.residual_stream, None
-            if settings.scale_offsets:
-                stream, offsets = _with_scale_offsets(shared, result, [r.latents for r in references], fields,
-                                                      modes, prediction, residual_code)  # fmt: skip
-            intra_stream, mix = result.intra_stream, None
-            if settings.temporal_mix and result.intra_levels:
-                intra_stream, mix = _with_temporal_mix(shared, result, [r.latents for r in references], fields,
-                                                       prediction, rate_code)  # fmt: skip
-            frame = CodedFrame(plan, rate_code, residual_code, result.intra_levels, motion, stream, intra_stream,
-                               result.latents, _rendered(shared, result.latents, rate_code, pixels.shape), offsets,
-                               mix)  # fmt: skip
-        coded[plan.index] = frame
-        out.append(frame)
+        references = [coded[r] for r in plan.references]
+        coded[plan.index] = encode_frame(plan, frames[plan.index], [frames[r] for r in plan.references], references,
+                                         entry, shared, settings, rate_code)  # fmt: skip
         if progress is not None:
             progress(done + 1, len(plans))
-    return out
+    return [coded[plan.index] for plan in plans]
+
+
+def encode_frame(plan: FramePlan, pixels: np.ndarray, reference_pixels: list[np.ndarray],
+                 references: list[CodedFrame], entry: ModelEntry, shared, settings: ClipSettings,
+                 rate_code: int) -> CodedFrame:  # fmt: skip
+    """One frame of the clip: its source uint8 [H, W, 3], its references' sources (the motion search's) and
+    coded frames (plan.references' order), the model (entry and its loaded shared parts) -> the coded frame."""
+    lam = settings.lam * settings.layer_lambda**plan.layer
+    if plan.kind == INTRA:
+        return _intra(pixels, entry, shared, plan, lam, rate_code, settings.intra_steps)
+    rate_weight = settings.motion_rate * math.sqrt(lam * 255**2)
+    blocks = (-(-pixels.shape[0] // BLOCK), -(-pixels.shape[1] // BLOCK), 2)
+    fields = [block_motion(pixels, source, rate_weight=rate_weight, half_pel=settings.half_pel)
+              if settings.motion else np.zeros(blocks, np.int32)
+              for source in reference_pixels]  # fmt: skip
+    analysis = [torch.round(a).reshape(a.shape[-2:]).numpy().astype(np.int64)
+                for a in predict(entry, as_target(pixels)[0], rate_code)]  # fmt: skip
+    one_way = [predict_grids([r.latents], [f], None, BLOCK) for r, f in zip(references, fields)]
+    candidates = {PAST: one_way[0]}
+    if plan.kind == BIDIRECTIONAL:
+        both = [(a + b + 1) >> 1 for a, b in zip(*one_way)]
+        candidates.update({BOTH: both, FUTURE: one_way[1]})
+    modes = latent_modes(analysis, candidates, fields[0].shape[:2], BLOCK, settings.intra_bias)
+    prediction = predict_grids([r.latents for r in references], fields, modes, BLOCK)
+    residual_code = max(0, rate_code - settings.residual_offset)
+    temporal = None
+    offsets_in = settings.scale_offsets and "scale_offsets" in settings.context_in_refinement
+    mix_in = settings.temporal_mix and "temporal_mix" in settings.context_in_refinement
+    if offsets_in or mix_in:
+        temporal = TemporalInputs(reference_disagreement([r.latents for r in references], fields, BLOCK),
+                                  modes, offsets_in, mix_in)  # fmt: skip
+    result = encode_predicted(pixels, prediction, entry, rate_code, lam, settings.inter_steps,
+                              residual_code=residual_code, intra_levels=settings.intra_levels,
+                              choose=settings.intra_choice,
+                              skippable=(modes != INTRA) if settings.skip_blocks else None,
+                              temporal=temporal)  # fmt: skip
+    motion = encode_motion(*fields, modes=modes, skip=result.skip)
+    # the fields as the decoder has them: a block that does not read a field has its predicted vector there
+    fields = decode_motion(motion, modes.shape, len(fields))[0]
+    stream, offsets = result.residual_stream, None
+    if settings.scale_offsets:
+        stream, offsets = _with_scale_offsets(shared, result, [r.latents for r in references], fields,
+                                              modes, prediction, residual_code)  # fmt: skip
+    intra_stream, mix = result.intra_stream, None
+    if settings.temporal_mix and result.intra_levels:
+        intra_stream, mix = _with_temporal_mix(shared, result, [r.latents for r in references], fields,
+                                               prediction, rate_code)  # fmt: skip
+    return CodedFrame(plan, rate_code, residual_code, result.intra_levels, motion, stream, intra_stream,
+                      result.latents, _rendered(shared, result.latents, rate_code, pixels.shape), offsets,
+                      mix)  # fmt: skip
 
 
 def _intra(pixels, entry, shared, plan, lam, rate_code, steps) -> CodedFrame:
