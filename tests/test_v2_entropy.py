@@ -10,6 +10,7 @@ from inrcodec.entropy.context_model import (
     ACTIVATION_LIMIT,
     MLP_COLUMNS,
     IntegerMlp,
+    context_indices,
     context_matrix,
     padded_grid,
     pass_positions,
@@ -166,6 +167,15 @@ def test_streams_decoded_in_lockstep_equal_each_decoded_alone():
     with pytest.raises(StreamError) as error:  # the damaged one is named, whatever its neighbours
         decode_streams([streams[0], streams[1][:-4], streams[2]], [q.shape for q in grids[0]], nets, 40, 0, coarsers)
     assert error.value.position == 1
+
+
+def test_context_indices_widen_for_grids_beyond_int32():
+    rows, cols = np.array([0, 3, 70_000]), np.array([5, 0, 40_000])
+    small, same = context_indices(rows[:2], cols[:2], 40, 80)
+    assert small.dtype == same.dtype == np.int32
+    coarse, same = context_indices(rows, cols, 40_000, 80_004)  # a 70,000 x 80,000 level
+    assert coarse.dtype == same.dtype == np.int64
+    assert same[0, 2] == (70_000 + 2 + SAME_LEVEL_OFFSETS[0][0]) * 80_004 + 40_000 + 2 + SAME_LEVEL_OFFSETS[0][1]
 
 
 def test_kept_traversals_decode_what_fresh_ones_do():

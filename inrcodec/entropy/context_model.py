@@ -105,20 +105,23 @@ _COARSE_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 def context_indices(
     rows: np.ndarray, cols: np.ndarray, coarse_stride: int | None, same_stride: int | None
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Where the context of vertices (rows, cols) lies: flat indices int32 [9, N] into the padded coarser grid
-    (row length coarse_stride; None: no coarser level) and [12, N] into the padded grid of this level (row length
-    same_stride; None: pass A), in context_matrix's column order."""
+    """Where the context of vertices (rows, cols) lies: flat indices [9, N] into the padded coarser grid (row
+    length coarse_stride; None: no coarser level) and [12, N] into the padded grid of this level (row length
+    same_stride; None: pass A), in context_matrix's column order; int32, or int64 for grids too large for it."""
     coarse = same = None
+    # int32 (half the memory traffic of int64) unless a padded grid holds 2^31 values or more
+    widest = max(coarse_stride or 0, same_stride or 0)
+    dtype = np.int32 if not rows.size or (int(rows.max()) + 5) * widest < 1 << 31 else np.int64
     if coarse_stride is not None:
         sign_y = np.where(rows % 2 == 1, -coarse_stride, coarse_stride)
         sign_x = np.where(cols % 2 == 1, -1, 1)
         centre = (rows // 2 + 1) * coarse_stride + cols // 2 + 1
-        coarse = np.empty((len(_COARSE_OFFSETS), rows.size), np.int32)
+        coarse = np.empty((len(_COARSE_OFFSETS), rows.size), dtype)
         for k, (dy, dx) in enumerate(_COARSE_OFFSETS):
             coarse[k] = centre + sign_y * dy + sign_x * dx
     if same_stride is not None:
         centre = (rows + 2) * same_stride + cols + 2
-        same = np.empty((len(SAME_LEVEL_OFFSETS), rows.size), np.int32)
+        same = np.empty((len(SAME_LEVEL_OFFSETS), rows.size), dtype)
         for k, (dy, dx) in enumerate(SAME_LEVEL_OFFSETS):
             same[k] = centre + dy * same_stride + dx
     return coarse, same
