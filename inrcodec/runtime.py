@@ -26,6 +26,14 @@ def tune_process() -> None:
     keep_large_allocations_on_the_heap()
 
 
+def start_worker(threads: int) -> None:
+    """In a spawned worker process, before its first torch work: tune_process, then `threads` torch threads."""
+    tune_process()
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def keep_large_allocations_on_the_heap() -> bool:
     """Let glibc serve allocations up to HEAP_LIMIT from its heap and keep up to HEAP_LIMIT of freed memory.
 

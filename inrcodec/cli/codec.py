@@ -30,6 +30,7 @@ from inrcodec.media.images import (
     LOSSY_FORMATS, MEDIA_SUFFIXES, encode_image_file, image_format_for_path, image_format_named, read_image,
 )  # fmt: skip
 from inrcodec.presets import DEFAULT_GOP, DEFAULT_MODEL, DEFAULT_PRESET, DEFAULT_QUALITY, IMAGE_PRESET_STEPS, QUALITY_LAMBDAS
+from inrcodec.runtime import start_worker
 
 STDIO = "-"
 MAX_STDIN_BYTES = 1 << 30
@@ -263,18 +264,9 @@ def run_jobs(pairs: list[tuple[str, str]], settings: EncodeSettings, jobs: int):
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # torch is not fork-safe once its thread pool has started
-    with ProcessPoolExecutor(min(jobs, len(pairs)), mp_context=context, initializer=_set_threads,
+    with ProcessPoolExecutor(min(jobs, len(pairs)), mp_context=context, initializer=start_worker,
                              initargs=(threads,)) as pool:  # fmt: skip
         yield from pool.map(encode_job, pairs, [settings] * len(pairs))
-
-
-def _set_threads(threads: int) -> None:
-    from inrcodec.runtime import tune_process
-
-    tune_process()
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def encode_job(pair: tuple[str, str], settings: EncodeSettings) -> dict | Failed:

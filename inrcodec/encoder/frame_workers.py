@@ -19,17 +19,9 @@ import numpy as np
 from inrcodec.encoder.clip import ClipSettings, CodedFrame, FramePlan, encode_frame
 from inrcodec.errors import InrCodecError
 from inrcodec.model.registry import ModelEntry
+from inrcodec.runtime import start_worker
 
 _worker_model: dict = {}  # in a worker: the loaded shared model, by model id
-
-
-def _start_worker() -> None:
-    from inrcodec.runtime import tune_process
-
-    tune_process()
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def _code(plan: FramePlan, pixels: np.ndarray, reference_pixels: list[np.ndarray], references: list[CodedFrame],
@@ -52,7 +44,7 @@ def encode_in_workers(frames: list[np.ndarray], plans: list[FramePlan], entry: M
     running: dict[Future, FramePlan] = {}
     context = multiprocessing.get_context("spawn")
     try:
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=start_worker, initargs=(1,)) as pool:
             while waiting or running:
                 ready = [plan for plan in waiting if all(r in coded for r in plan.references)]
                 for plan in ready[: jobs - len(running)]:

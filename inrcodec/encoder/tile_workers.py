@@ -88,10 +88,9 @@ class TileWorkers:
 
 def _serve(pipe, entry, pixels, grid, rate_code, lam, proxy, views, grads, indices) -> None:
     """A worker's loop: per request (modulation, backward?, soft?), its tiles' sums; None stops it."""
-    from inrcodec.runtime import tune_process
+    from inrcodec.runtime import start_worker
 
-    tune_process()
-    torch.set_num_threads(1)
+    start_worker(1)
     cost = TiledCost(load_codec_model(entry), pixels.numpy(), grid, rate_code, lam, proxy)
     while (request := pipe.recv()) is not None:
         sent, backward, soft = request
